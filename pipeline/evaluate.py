@@ -1,0 +1,402 @@
+"""``ocr-eval``: the measuring stick, with one definition of every metric for all systems.
+
+Per page set (a folder in the ``shared/data/real`` format) and system:
+
+- ``tok_P/R/F``: whitespace tokens, case-folded, multiset match, micro-averaged over pages (SROIE task 2).
+- ``seg_CER``: for each ground-truth segment, the fewest edits that turn its text into a substring of a
+  predicted line on the same row (vertical overlap > half the smaller height, and any horizontal
+  overlap); spaces removed, case-folded; a segment with no such line costs its length; the sum of edits
+  over the sum of segment lengths.
+- ``det_R/P/F`` by coverage: a ground-truth box is found when >= 50 % of its area is covered by the union
+  of predicted boxes; a predicted box is precise when >= 50 % of its area lies in the union of
+  ground-truth boxes, each grown by 3 px. Line-versus-segment granularity does not count against anyone.
+- ``s_per_page``: median wall seconds per page, model loading excluded.
+- ``--crops``: the recognizer alone on each ground-truth box cut with a 2 px margin: ``CER`` (case-
+  sensitive), ``CER_ci`` (case-folded), ``exact`` (share of crops read exactly); whitespace runs are
+  collapsed first.
+
+Ground-truth lines marked ``ignore`` are neither required nor penalised (they do join the union that
+makes predicted boxes precise). Systems: ``project`` (this package's models), ``tesseract`` (the
+``tesseract`` binary) and ``rapidocr`` (the PP-OCRv4 pipeline of ``rapidocr-onnxruntime``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["edit_distance", "token_counts", "seg_cer_counts", "coverage_counts", "PredLine", "evaluate_pages",
+           "evaluate_crops", "make_system", "SystemUnavailable", "main"]
+
+
+# ---- metrics (pure) -----------------------------------------------------------------------------------
+def edit_distance(a: str, b: str, substring: bool = False) -> int:
+    """Levenshtein distance from ``a`` to ``b``; with ``substring=True``, to the best substring of ``b``.
+
+    Row-by-row dynamic programming over ``a``; the insertion chain within a row is the running minimum
+    ``D[i][j] = j + min_{k<=j}(E[k] - k)``, which vectorises the row with numpy.
+    """
+    n, m = len(a), len(b)
+    if n == 0:
+        return 0 if substring else m
+    if m == 0:
+        return n
+    bb = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
+    j = np.arange(m + 1)
+    prev = np.zeros(m + 1, np.int64) if substring else j.copy()
+    for i, ch in enumerate(a, 1):
+        cost = (bb != ord(ch)).astype(np.int64)
+        e = np.empty(m + 1, np.int64)
+        e[0] = i
+        e[1:] = np.minimum(prev[1:] + 1, prev[:-1] + cost)
+        prev = j + np.minimum.accumulate(e - j)
+    return int(prev.min() if substring else prev[m])
+
+
+def _norm_tokens(text: str) -> Counter:
+    return Counter(text.casefold().split())
+
+
+def token_counts(gt_texts: list[str], pred_texts: list[str]) -> tuple[int, int, int]:
+    """(matched, n_gt, n_pred) whitespace tokens, case-folded, as multisets."""
+    g = _norm_tokens(" ".join(gt_texts))
+    p = _norm_tokens(" ".join(pred_texts))
+    return sum((g & p).values()), sum(g.values()), sum(p.values())
+
+
+def _same_row(g, p) -> bool:
+    gh, ph = g[3] - g[1], p[3] - p[1]
+    v = min(g[3], p[3]) - max(g[1], p[1])
+    h = min(g[2], p[2]) - max(g[0], p[0])
+    return v > 0.5 * min(gh, ph) and h > 0
+
+
+def seg_cer_counts(gt: list[tuple], pred: list[tuple]) -> tuple[int, int]:
+    """(edits, chars) of seg_CER for ``gt`` = [(box, text, ignore)] and ``pred`` = [(box, text)]."""
+    edits = chars = 0
+    norm_pred = [(b, "".join(t.split()).casefold()) for b, t in pred]
+    for box, text, ignore in gt:
+        g = "".join(text.split()).casefold()
+        if ignore or not g:
+            continue
+        chars += len(g)
+        cands = [t for b, t in norm_pred if _same_row(box, b)]
+        edits += min((edit_distance(g, t, substring=True) for t in cands), default=len(g))
+    return edits, chars
+
+
+def _poly(points_or_box, grow: float = 0.0):
+    from shapely.geometry import Polygon, box as sbox
+
+    if len(points_or_box) == 4 and not hasattr(points_or_box[0], "__len__"):
+        x0, y0, x1, y1 = points_or_box
+        if x1 - x0 < 1:
+            x0, x1 = x0 - 0.5, x1 + 0.5
+        if y1 - y0 < 1:
+            y0, y1 = y0 - 0.5, y1 + 0.5
+        return sbox(x0 - grow, y0 - grow, x1 + grow, y1 + grow)
+    p = Polygon(points_or_box)
+    if not p.is_valid:
+        p = p.buffer(0)
+    return p.buffer(grow, join_style=2) if grow else p
+
+
+def coverage_counts(gt: list[tuple], pred: list) -> tuple[int, int, int, int]:
+    """(found, n_gt, precise, n_pred) for ``gt`` = [(box, ignore)] and ``pred`` = [box or quad]."""
+    from shapely.ops import unary_union
+
+    pred_polys = [p for p in (_poly(x) for x in pred) if p.area > 0]
+    gt_polys = [(_poly(b), ig) for b, ig in gt]
+    found = n_gt = precise = 0
+    if pred_polys:
+        u = unary_union(pred_polys)
+        for poly, ig in gt_polys:
+            if ig:
+                continue
+            n_gt += 1
+            found += poly.area > 0 and poly.intersection(u).area >= 0.5 * poly.area
+    else:
+        n_gt = sum(1 for _, ig in gt_polys if not ig)
+    if gt_polys:
+        ug = unary_union([_poly(b, grow=3.0) for b, _ in gt])
+        precise = sum(1 for p in pred_polys if p.intersection(ug).area >= 0.5 * p.area)
+    return found, n_gt, precise, len(pred_polys)
+
+
+def _prf(hit_p: int, n_p: int, hit_r: int, n_r: int) -> tuple[float, float, float]:
+    p = hit_p / n_p if n_p else (1.0 if n_r == 0 else 0.0)
+    r = hit_r / n_r if n_r else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+# ---- systems ------------------------------------------------------------------------------------------
+class SystemUnavailable(RuntimeError):
+    """A comparison system that is not installed here."""
+
+
+@dataclass
+class PredLine:
+    box: tuple[float, float, float, float]
+    text: str
+    quad: list | None = None
+
+
+class ProjectSystem:
+    name = "project"
+
+    def __init__(self, threads: int, device: str = "cpu"):
+        import pipeline
+
+        self.ocr = pipeline.load(device=device, threads=threads)
+
+    def page(self, img: np.ndarray) -> list[PredLine]:
+        page = self.ocr(img)
+        return [PredLine(tuple(ln.box), ln.text, ln.quad) for ln in page.lines]
+
+    def crops(self, crops: list[np.ndarray]) -> list[str]:
+        return [r.text for r in self.ocr.recognize(crops)]
+
+
+class TesseractSystem:
+    name = "tesseract"
+
+    def __init__(self, threads: int):
+        self.exe = shutil.which("tesseract")
+        if not self.exe:
+            raise SystemUnavailable("tesseract is not installed (bash scripts/setup.sh --tools installs it)")
+        self.env = dict(os.environ, OMP_THREAD_LIMIT=str(threads))
+        self.tmp = tempfile.TemporaryDirectory(prefix="ocr-eval-")
+
+    def _run(self, img: np.ndarray, psm: int, fmt: str) -> str:
+        import cv2
+
+        path = os.path.join(self.tmp.name, "in.png")
+        cv2.imwrite(path, img[..., ::-1] if img.ndim == 3 else img)
+        args = [self.exe, path, "stdout", "--psm", str(psm), "-l", "eng"] + ([fmt] if fmt else [])
+        out = subprocess.run(args, capture_output=True, env=self.env, timeout=300)
+        if out.returncode != 0:
+            raise RuntimeError(f"tesseract failed: {out.stderr.decode(errors='replace').strip()[:200]}")
+        return out.stdout.decode("utf-8", errors="replace")
+
+    def page(self, img: np.ndarray) -> list[PredLine]:
+        rows: dict[tuple, list] = {}
+        for ln in self._run(img, 3, "tsv").splitlines()[1:]:
+            f = ln.split("\t")
+            if len(f) < 12 or f[0] != "5" or not f[11].strip():
+                continue
+            key = (int(f[2]), int(f[3]), int(f[4]))  # block, paragraph, line
+            x, y, w, h = (int(v) for v in f[6:10])
+            rows.setdefault(key, []).append((x, y, x + w, y + h, f[11]))
+        out = []
+        for words in rows.values():
+            words.sort()
+            box = (min(w[0] for w in words), min(w[1] for w in words), max(w[2] for w in words), max(w[3] for w in words))
+            out.append(PredLine(box, " ".join(w[4] for w in words)))
+        return out
+
+    def crops(self, crops: list[np.ndarray]) -> list[str]:
+        return [" ".join(self._run(c, 7, "").split()) for c in crops]
+
+
+class RapidOCRSystem:
+    name = "rapidocr"
+
+    def __init__(self, threads: int):
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError:
+            raise SystemUnavailable("rapidocr is not installed (pip install rapidocr-onnxruntime)") from None
+        try:
+            self.engine = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
+        except TypeError:
+            self.engine = RapidOCR()
+
+    def page(self, img: np.ndarray) -> list[PredLine]:
+        result, _ = self.engine(np.ascontiguousarray(img[..., ::-1]))
+        out = []
+        for quad, text, _score in result or []:
+            q = np.asarray(quad, float)
+            out.append(PredLine((q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()), text, q.tolist()))
+        return out
+
+    def crops(self, crops: list[np.ndarray]) -> list[str]:
+        texts = []
+        for c in crops:
+            bgr = np.ascontiguousarray(c[..., ::-1]) if c.ndim == 3 else np.repeat(c[..., None], 3, 2)
+            result, _ = self.engine(bgr, use_det=False, use_cls=False, use_rec=True)
+            texts.append(result[0][0] if result else "")
+        return texts
+
+
+SYSTEMS = {"project": ProjectSystem, "tesseract": TesseractSystem, "rapidocr": RapidOCRSystem}
+
+
+def make_system(name: str, threads: int = 2, device: str = "cpu"):
+    if name not in SYSTEMS:
+        raise ValueError(f"unknown system {name!r}; choose from {', '.join(SYSTEMS)}")
+    return ProjectSystem(threads, device) if name == "project" else SYSTEMS[name](threads)
+
+
+# ---- runners ------------------------------------------------------------------------------------------
+def _load(page):
+    from pipeline import images
+
+    return images.load(page.image)
+
+
+def evaluate_pages(system, pages, progress: bool = True, desc: str = "") -> dict:
+    """All page metrics of ``system`` over ``pages`` (``synth.pageset.PageRecord`` list)."""
+    from tqdm import tqdm
+
+    tm = tg = tp = de = dc = df = dn = dpr = dpn = failed = 0
+    times = []
+    for page in tqdm(pages, desc=desc or system.name, disable=not progress, unit="page", leave=False):
+        img = _load(page)
+        t0 = time.perf_counter()
+        try:
+            pred = system.page(img)
+        except Exception as exc:  # one bad page must not end the run; it scores as an empty prediction
+            print(f"ocr-eval: {page.image}: {system.name} failed: {exc}", file=sys.stderr)
+            pred, failed = [], failed + 1
+        times.append(time.perf_counter() - t0)
+        gt = [ln for ln in page.lines]
+        m, g, p = token_counts([ln.text for ln in gt if not ln.ignore], [x.text for x in pred])
+        tm, tg, tp = tm + m, tg + g, tp + p
+        e, c = seg_cer_counts([(ln.box, ln.text, ln.ignore) for ln in gt], [(x.box, x.text) for x in pred])
+        de, dc = de + e, dc + c
+        f, n, pr, pn = coverage_counts([(ln.box, ln.ignore) for ln in gt], [x.quad or x.box for x in pred])
+        df, dn, dpr, dpn = df + f, dn + n, dpr + pr, dpn + pn
+    tok_p, tok_r, tok_f = _prf(tm, tp, tm, tg)
+    det_p, det_r, det_f = _prf(dpr, dpn, df, dn)
+    return {"pages": len(pages), "failed": failed, "tok_P": tok_p, "tok_R": tok_r, "tok_F": tok_f,
+            "seg_CER": de / dc if dc else 0.0, "det_R": det_r, "det_P": det_p, "det_F": det_f,
+            "s_per_page": statistics.median(times) if times else 0.0}
+
+
+def gt_crops(pages, margin: int = 2):
+    """(crop RGB, text) for every non-ignored, non-empty ground-truth box, cut with ``margin`` pixels."""
+    for page in pages:
+        img = None
+        for ln in page.lines:
+            if ln.ignore or not ln.text.strip():
+                continue
+            if img is None:
+                img = _load(page)
+            h, w = img.shape[:2]
+            x0, y0, x1, y1 = ln.box
+            x0, y0 = max(0, int(np.floor(x0)) - margin), max(0, int(np.floor(y0)) - margin)
+            x1, y1 = min(w, int(np.ceil(x1)) + margin), min(h, int(np.ceil(y1)) + margin)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            yield img[y0:y1, x0:x1], ln.text
+
+
+def evaluate_crops(system, pages, progress: bool = True, desc: str = "", batch: int = 64) -> dict:
+    """Recognizer-only metrics of ``system`` on the ground-truth crops of ``pages``."""
+    from tqdm import tqdm
+
+    items = list(gt_crops(pages))
+    e = eci = chars = exact = 0
+    times = []
+    bar = tqdm(total=len(items), desc=desc or system.name, disable=not progress, unit="crop", leave=False)
+    for i in range(0, len(items), batch):
+        chunk = items[i:i + batch]
+        t0 = time.perf_counter()
+        preds = system.crops([c for c, _ in chunk])
+        times.append((time.perf_counter() - t0) / max(1, len(chunk)))
+        for (_, gt), pred in zip(chunk, preds):
+            g, p = " ".join(gt.split()), " ".join(pred.split())
+            e += edit_distance(g, p)
+            eci += edit_distance(g.casefold(), p.casefold())
+            chars += len(g)
+            exact += g == p
+        bar.update(len(chunk))
+    bar.close()
+    n = len(items)
+    return {"crops": n, "CER": e / chars if chars else 0.0, "CER_ci": eci / chars if chars else 0.0,
+            "exact": exact / n if n else 0.0, "s_per_crop": statistics.median(times) if times else 0.0}
+
+
+# ---- CLI ----------------------------------------------------------------------------------------------
+PAGE_COLS = ("pages", "tok_P", "tok_R", "tok_F", "seg_CER", "det_R", "det_P", "det_F", "s_per_page")
+CROP_COLS = ("crops", "CER", "CER_ci", "exact", "s_per_crop")
+
+
+def format_table(rows: list[dict], cols: tuple[str, ...]) -> str:
+    head = ("set", "split", "system") + cols
+    body = [[r["set"], r["split"], r["system"]] + [f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]) for c in cols]
+            for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    fmt = lambda row: "  ".join(str(v).ljust(w) if i < 3 else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths)))
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(b) for b in body])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="ocr-eval", description="Measure OCR systems on page-set folders "
+                                 "(image + JSON of line boxes and text per page).")
+    ap.add_argument("pagesets", nargs="+", type=Path, help="page-set folders, e.g. ../shared/data/real/funsd")
+    ap.add_argument("--system", action="append", choices=sorted(SYSTEMS), help="system(s) to measure "
+                    "(repeat for a side-by-side run; default: project)")
+    ap.add_argument("--split", default="all", choices=("all", "train", "val"),
+                    help="pages to use: all, or the train / val split (val = last 40 SROIE / 30 FUNSD pages)")
+    ap.add_argument("--crops", action="store_true", help="recognizer only, on ground-truth crops")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N pages of each set")
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads per system (default 2)")
+    ap.add_argument("--device", default="cpu", help="device for the project's models (cpu, cuda)")
+    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON ('-' for stdout)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = ap.parse_args(argv)
+
+    from synth import pageset
+
+    try:
+        sets = []
+        for folder in args.pagesets:
+            pages = pageset.split(pageset.read(folder), args.split, folder.resolve().name)
+            if args.limit:
+                pages = pages[:args.limit]
+            sets.append((folder, pages))
+        systems = [make_system(name, args.threads, args.device) for name in (args.system or ["project"])]
+    except (FileNotFoundError, ValueError, SystemUnavailable) as exc:
+        print(f"ocr-eval: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # e.g. pipeline.NoWeightsError
+        print(f"ocr-eval: {exc}", file=sys.stderr)
+        return 3
+
+    rows = []
+    for folder, pages in sets:
+        for system in systems:
+            desc = f"{folder.name}/{system.name}"
+            if args.crops:
+                res = evaluate_crops(system, pages, not args.quiet, desc)
+            else:
+                res = evaluate_pages(system, pages, not args.quiet, desc)
+            rows.append({"set": folder.name, "split": args.split, "system": system.name, **res})
+    cols = CROP_COLS if args.crops else PAGE_COLS
+    print(format_table(rows, cols))
+    if any(r.get("failed") for r in rows):
+        print("note: pages a system failed on were scored as empty predictions (see stderr)")
+    if args.json:
+        doc = {"mode": "crops" if args.crops else "pages", "threads": args.threads, "results": rows}
+        text = json.dumps(doc, indent=2)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""CRNN text-line recognizer (VGG-style CNN, 2-layer BiLSTM, CTC).
+
+Trained weights ship in ``recognition/weights/``; :func:`weights_path` finds them.
+"""
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+def weights_path() -> Path | None:
+    """The shipped recognizer weight file, or ``None`` while none has been trained."""
+    files = sorted(WEIGHTS_DIR.glob("*.pt"))
+    return files[0] if files else None

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Set up this project on a fresh Debian/Ubuntu machine: system packages, then a virtual environment in
+# .venv with the CPU build of torch and this package.
+#   bash scripts/setup.sh          runtime + synthetic-data extras (fonts)
+#   bash scripts/setup.sh --test   also what the tests need (pytest, hypothesis, tesseract for ocr-eval)
+#   bash scripts/setup.sh --tools  also the comparison tools for benchmarks (tesseract, rapidocr)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEST=0; TOOLS=0
+for a in "$@"; do
+  case "$a" in
+    --test) TEST=1 ;;
+    --tools) TOOLS=1 ;;
+    *) echo "setup.sh: unknown option $a (use --test or --tools)" >&2; exit 2 ;;
+  esac
+done
+
+# System packages: document fonts for the synthetic generator (Times/Helvetica/Courier metrics, narrow,
+# mono, receipt-printer and typewriter faces), the libraries opencv-python loads, and tesseract as an
+# optional comparison system for ocr-eval.
+FONTS="fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-liberation2 fonts-urw-base35
+ fonts-freefont-ttf fonts-croscore fonts-crosextra-carlito fonts-crosextra-caladea fonts-noto-mono
+ fonts-inconsolata fonts-go fonts-open-sans fonts-linuxlibertine fonts-texgyre fonts-lato fonts-ebgaramond
+ fonts-hack fonts-courier-prime fonts-ocr-b fonts-anonymous-pro fonts-dotgothic16 fonts-gnutypewriter
+ fonts-cantarell"
+PKGS="python3-venv libgl1 libglib2.0-0 $FONTS"
+if [ "$TEST" = 1 ] || [ "$TOOLS" = 1 ]; then PKGS="$PKGS tesseract-ocr tesseract-ocr-eng"; fi
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done)
+if [ -n "$missing" ]; then
+  echo "setup: installing system packages: $(echo $missing)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+# The CPU build of torch first, so the project's torch requirement is already met (no CUDA download).
+.venv/bin/python -m pip install -q "torch==2.13.0"
+EXTRAS="synth,pdf"
+[ "$TEST" = 1 ] && EXTRAS="$EXTRAS,test"
+[ "$TOOLS" = 1 ] && EXTRAS="$EXTRAS,compare"
+.venv/bin/python -m pip install -q ".[$EXTRAS]"
+echo "setup: done (.venv ready; extras: $EXTRAS)"

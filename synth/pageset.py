@@ -1,0 +1,92 @@
+"""Page-set folders: one image plus one JSON of line ground truth per page (the ``shared/data/real`` format).
+
+```
+{"image": "000.jpg", "width": 463, "height": 1013, "lines": [{"box": [x0, y0, x1, y1],
+  "quad": [[x, y] x4]?, "text": "...", "ignore": false}, ...], ...}
+```
+The synthetic writers produce the same format, so evaluation and training read real and synthetic pages
+alike. :func:`split` holds the one rule for validation pages: the *last* ``n`` pages by file name (40 for
+SROIE, 30 for FUNSD, 10 % elsewhere) are validation; training must never read them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["PageRecord", "GtLine", "read", "split", "write", "VAL_LAST"]
+
+VAL_LAST = {"sroie": 40, "funsd": 30}
+
+
+@dataclass(frozen=True)
+class GtLine:
+    box: tuple[float, float, float, float]
+    text: str
+    ignore: bool = False
+    quad: tuple | None = None
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    name: str           # file stem, e.g. "000"
+    image: Path
+    width: int
+    height: int
+    lines: tuple[GtLine, ...]
+
+
+def _parse(json_path: Path) -> PageRecord:
+    try:
+        d = json.loads(json_path.read_text(encoding="utf-8"))
+        lines = tuple(GtLine(tuple(float(v) for v in ln["box"]), str(ln.get("text", "")), bool(ln.get("ignore", False)),
+                             tuple(tuple(p) for p in ln["quad"]) if ln.get("quad") else None)
+                      for ln in d.get("lines", []))
+        return PageRecord(json_path.stem, json_path.parent / d["image"], int(d["width"]), int(d["height"]), lines)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{json_path}: not a page-set JSON ({exc})") from None
+
+
+def read(folder: str | Path) -> list[PageRecord]:
+    """Every page of ``folder`` whose JSON names an existing image, sorted by file name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such page-set folder")
+    pages = [_parse(p) for p in sorted(folder.glob("*.json"))]
+    pages = [p for p in pages if p.image.is_file()]
+    if not pages:
+        raise ValueError(f"{folder}: no pages (expected image files with one JSON each)")
+    return pages
+
+
+def split(pages: list[PageRecord], which: str, set_name: str | None = None, val_last: int | None = None) -> list[PageRecord]:
+    """``which`` = ``all`` | ``train`` | ``val``; validation is the last ``val_last`` pages by name."""
+    if which == "all":
+        return list(pages)
+    if which not in ("train", "val"):
+        raise ValueError(f"split must be all, train or val, got {which!r}")
+    n = val_last if val_last is not None else VAL_LAST.get((set_name or "").lower(), max(1, len(pages) // 10))
+    n = min(n, len(pages))
+    pages = sorted(pages, key=lambda p: p.name)
+    return pages[len(pages) - n:] if which == "val" else pages[:len(pages) - n]
+
+
+def write(folder: str | Path, name: str, image, record: dict, ext: str = ".png") -> Path:
+    """Write ``name+ext`` and ``name.json`` into ``folder`` atomically (temp file, then rename)."""
+    import cv2
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    img_path = folder / f"{name}{ext}"
+    tmp = folder / f".{name}.tmp{ext}"
+    bgr = image[..., ::-1] if image.ndim == 3 else image
+    params = [cv2.IMWRITE_JPEG_QUALITY, 92] if ext.lower() in (".jpg", ".jpeg") else []
+    if not cv2.imwrite(str(tmp), bgr, params):
+        raise OSError(f"{img_path}: could not write image")
+    os.replace(tmp, img_path)
+    rec = dict(record, image=img_path.name)
+    jtmp = folder / f".{name}.tmp.json"
+    jtmp.write_text(json.dumps(rec, ensure_ascii=False), encoding="utf-8")
+    os.replace(jtmp, folder / f"{name}.json")
+    return img_path

@@ -1,0 +1,80 @@
+from dataclasses import dataclass, field
+
+import pytest
+
+import configs
+from synth.config import SynthConfig, load as load_synth
+
+
+@dataclass(frozen=True)
+class Inner:
+    size: int = 3
+    ratio: float = 0.5
+
+
+@dataclass(frozen=True)
+class Outer:
+    name: str = "x"
+    inner: Inner = Inner()
+    pair: tuple[int, int] = (1, 2)
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+def write(tmp_path, text):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_load_fills_defaults_and_converts(tmp_path):
+    cfg = configs.load(write(tmp_path, "inner: {ratio: 2}\npair: [3, 4]\nweights: {a: 1}\n"), Outer)
+    assert cfg == Outer(inner=Inner(size=3, ratio=2.0), pair=(3, 4), weights={"a": 1.0})
+    assert isinstance(cfg.inner.ratio, float)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("inner: {sise: 4}\n", "unknown key 'inner.sise' (did you mean 'inner.size'?)"),
+    ("nmae: y\n", "unknown key 'nmae' (did you mean 'name'?)"),
+    ("inner: {size: four}\n", "key 'inner.size' must be an integer"),
+    ("inner: {size: true}\n", "key 'inner.size' must be an integer"),
+    ("pair: [1, 2, 3]\n", "key 'pair' must have 2 items"),
+    ("name: [1]\n", "key 'name' must be a string"),
+    ("inner: 5\n", "inner. must be a mapping"),
+    ("a: [\n", "not valid YAML"),
+])
+def test_bad_config_fails_with_one_line_naming_file_and_key(tmp_path, text, message):
+    p = write(tmp_path, text)
+    with pytest.raises(configs.ConfigError) as err:
+        configs.load(p, Outer)
+    msg = str(err.value)
+    assert "\n" not in msg and str(p) in msg and message in msg
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(configs.ConfigError, match="config file not found"):
+        configs.load(tmp_path / "nope.yaml", Outer)
+
+
+def test_shipped_synth_config_matches_dataclass_defaults():
+    assert load_synth() == SynthConfig()
+
+
+def test_synth_config_validates_values(tmp_path):
+    with pytest.raises(configs.ConfigError, match="skew_deg must be within"):
+        load_synth(write(tmp_path, "page: {skew_deg: 90}\n"))
+
+
+def test_charset_file():
+    cs = configs.read_charset()
+    assert cs[0] == " " and "#" in cs and "€" in cs and "“" in cs and len(set(cs)) == len(cs)
+    assert all(c in cs for c in "AZaz09$%&()")
+
+
+def test_charset_rejects_duplicates_and_multichar_lines(tmp_path):
+    p = tmp_path / "cs.txt"
+    p.write_text("a\nb\na\n")
+    with pytest.raises(configs.ConfigError, match="listed twice"):
+        configs.read_charset(p)
+    p.write_text("ab\n")
+    with pytest.raises(configs.ConfigError, match="one character"):
+        configs.read_charset(p)

@@ -1,0 +1,155 @@
+"""Golden tests for every ocr-eval metric; each expected number is worked out in the comment beside it."""
+import json
+
+import numpy as np
+import pytest
+
+from pipeline import evaluate as ev
+
+
+@pytest.mark.parametrize("a, b, substring, expected", [
+    ("kitten", "sitting", False, 3),   # k->s, e->i, +g
+    ("abc", "abc", False, 0),
+    ("", "abc", False, 3),             # three insertions
+    ("abc", "", False, 3),             # three deletions
+    ("abc", "xxabcxx", True, 0),       # "abc" is a substring
+    ("abd", "xxabcxx", True, 1),       # "abc" with one substitution
+    ("abc", "", True, 3),              # nothing to match: the whole length
+    ("total", "subtotal:", True, 0),
+    ("12.50", "RM12.5O", True, 1),     # 0 vs O
+    ("flaw", "lawn", False, 2),        # -f, +n
+])
+def test_edit_distance(a, b, substring, expected):
+    assert ev.edit_distance(a, b, substring) == expected
+
+
+def test_edit_distance_matches_plain_dynamic_programming():
+    rng = np.random.default_rng(0)
+    def slow(a, b):
+        d = list(range(len(b) + 1))
+        for i, ca in enumerate(a, 1):
+            prev, d[0] = d[0], i
+            for j, cb in enumerate(b, 1):
+                prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (ca != cb))
+        return d[-1]
+    for _ in range(200):
+        a = "".join(rng.choice(list("abc "), int(rng.integers(0, 8))))
+        b = "".join(rng.choice(list("abc "), int(rng.integers(0, 8))))
+        assert ev.edit_distance(a, b) == slow(a, b)
+
+
+def test_token_counts_multiset_casefolded():
+    # gt tokens: total, 9.00, total, tax ; pred: TOTAL, 9.00, tax, tax, x
+    # matches: total x1 (pred has one), 9.00, tax x1 -> 3 ; n_gt 4 ; n_pred 5
+    assert ev.token_counts(["Total 9.00", "total tax"], ["TOTAL 9.00 tax", "tax x"]) == (3, 4, 5)
+
+
+def test_seg_cer_counts():
+    gt = [((0, 0, 100, 20), "Total: 9.00", False),   # 9 chars w/o spaces "total:9.00"? -> "total:9.00" is 10
+          ((0, 40, 100, 60), "Tax", False),            # no prediction on this row -> costs 3
+          ((0, 80, 50, 100), "skip", True)]            # ignored
+    pred = [((0, 2, 300, 22), "SUB TOTAL: 9.0O and more"),  # same row; best substring "total:9.0o" -> 1 edit
+            ((0, 100, 300, 120), "Tax")]                     # not the same row as "Tax" (no vertical overlap)
+    assert ev.seg_cer_counts(gt, pred) == (1 + 3, 10 + 3)
+
+
+def test_seg_cer_requires_vertical_overlap_over_half_the_smaller_height():
+    gt = [((0, 0, 10, 10), "ab", False)]
+    assert ev.seg_cer_counts(gt, [((0, 4, 10, 14), "ab")]) == (0, 2)   # overlap 6 > 5
+    assert ev.seg_cer_counts(gt, [((0, 5, 10, 15), "ab")]) == (2, 2)   # overlap 5 is not > 5
+    assert ev.seg_cer_counts(gt, [((20, 0, 30, 10), "ab")]) == (2, 2)  # no horizontal overlap
+
+
+def test_coverage_counts():
+    gt = [((0, 0, 100, 10), False),     # covered 63 % (0-60 and 97-100) -> found
+          ((0, 50, 100, 60), False),    # covered 40 % -> missed
+          ((200, 0, 210, 10), True)]    # ignored: not required, but makes predictions precise
+    pred = [(0, 0, 30, 10), (30, 0, 60, 10),   # precise (inside gt 0)
+            (0, 50, 40, 60),                    # precise
+            (200, 0, 210, 10),                  # precise (ignored box)
+            (500, 500, 600, 600),               # not precise
+            (97, 0, 120, 10)]                   # 23 wide; 6 px inside gt0+3px -> 26 % -> not precise
+    assert ev.coverage_counts(gt, pred) == (1, 2, 4, 6)
+
+
+def test_coverage_accepts_quads():
+    gt = [((0, 0, 10, 10), False)]
+    quad = [[0, 0], [10, 0], [10, 10], [0, 10]]
+    assert ev.coverage_counts(gt, [quad]) == (1, 1, 1, 1)
+
+
+def test_prf_edge_cases():
+    assert ev._prf(0, 0, 0, 0) == (1.0, 1.0, 1.0)     # nothing to find, nothing predicted
+    assert ev._prf(0, 0, 0, 5) == (0.0, 0.0, 0.0)     # predicted nothing, missed all
+
+
+class FakeSystem:
+    """Predicts the ground truth of one page exactly and nothing on the others."""
+    name = "fake"
+
+    def __init__(self, pages):
+        self.answers = {p.image.name: p for p in pages[:1]}
+        self.seen = []
+
+    def page(self, img):
+        self.seen.append(img.shape)
+        p = self.answers.pop(next(iter(self.answers)), None) if self.answers else None
+        return [ev.PredLine(ln.box, ln.text) for ln in p.lines if not ln.ignore] if p else []
+
+    def crops(self, crops):
+        return ["" for _ in crops]
+
+
+def test_evaluate_pages_on_a_small_pageset(tmp_path):
+    from synth import pageset
+    from synth.pages import PageGenerator
+
+    gen = PageGenerator(seed=3, allow_fallback_fonts=True)
+    for i in range(2):
+        p = gen.page(i, layout="letter", degrade=False)
+        pageset.write(tmp_path, f"p{i}", p.image, p.to_json(""))
+    pages = pageset.read(tmp_path)
+    res = ev.evaluate_pages(FakeSystem(pages), pages, progress=False)
+    n0 = sum(1 for ln in pages[0].lines for _ in ln.text.split())
+    n1 = sum(1 for ln in pages[1].lines for _ in ln.text.split())
+    assert res["pages"] == 2 and res["failed"] == 0
+    assert res["tok_P"] == 1.0 and res["tok_R"] == pytest.approx(n0 / (n0 + n1))
+    assert res["det_P"] == 1.0 and res["det_R"] == pytest.approx(len(pages[0].lines) / (len(pages[0].lines) + len(pages[1].lines)))
+    c0 = sum(len("".join(ln.text.split())) for ln in pages[0].lines)
+    c1 = sum(len("".join(ln.text.split())) for ln in pages[1].lines)
+    assert res["seg_CER"] == pytest.approx(c1 / (c0 + c1))
+    crops = ev.evaluate_crops(FakeSystem(pages), pages, progress=False)
+    assert crops["crops"] == len(pages[0].lines) + len(pages[1].lines) and crops["CER"] == 1.0 and crops["exact"] == 0.0
+
+
+def test_eval_cli_errors_are_one_line(tmp_path, capsys):
+    assert ev.main([str(tmp_path / "missing"), "--system", "tesseract"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ocr-eval:") and "missing" in err and "\n" not in err
+
+
+def test_eval_cli_project_system_without_weights(tmp_path, capsys):
+    from synth import pageset
+    from synth.pages import PageGenerator
+
+    p = PageGenerator(seed=1, allow_fallback_fonts=True).page(0, layout="sparse")
+    pageset.write(tmp_path, "a", p.image, p.to_json(""))
+    assert ev.main([str(tmp_path)]) == 3
+    assert "no weights yet" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not __import__("shutil").which("tesseract"), reason="tesseract not installed")
+def test_eval_cli_with_tesseract_prints_all_metrics(tmp_path, capsys):
+    from synth import pageset
+    from synth.pages import PageGenerator
+
+    p = PageGenerator(seed=5, allow_fallback_fonts=True).page(0, layout="letter", degrade=False, geometry=False)
+    pageset.write(tmp_path, "a", p.image, p.to_json(""))
+    out_json = tmp_path / "r.json"
+    assert ev.main([str(tmp_path), "--system", "tesseract", "--quiet", "--json", str(out_json)]) == 0
+    table = capsys.readouterr().out
+    for col in ev.PAGE_COLS:
+        assert col in table
+    row = json.loads(out_json.read_text())["results"][0]
+    assert row["system"] == "tesseract" and row["pages"] == 1
+    assert row["det_R"] > 0.8 and row["tok_F"] > 0.6 and row["seg_CER"] < 0.3  # a clean rendered letter

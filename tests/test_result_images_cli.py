@@ -1,0 +1,73 @@
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline import images
+from pipeline.cli import ocr_page, ocr_train
+from pipeline.result import Line, Page, Word
+
+
+def test_page_round_trips_through_dict():
+    page = Page(100, 50, [Line([1, 2, 30, 12], "Invoice 2024", 0.9, words=[Word([1, 2, 14, 12], "Invoice", 0.95)])],
+                source="a.png", angle=0.7)
+    d = page.to_dict()
+    assert d["schema"] == "ocr-page/1" and d["text"] == "Invoice 2024"
+    assert d["lines"][0]["quad"] == [[1, 2], [30, 2], [30, 12], [1, 12]]
+    assert Page.from_dict(d).to_dict() == d
+    with pytest.raises(ValueError, match="ocr-page/1"):
+        Page.from_dict({"schema": "other"})
+
+
+def test_images_load_sources_and_modes(tmp_path):
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    rgb[0, 0] = (255, 0, 0)
+    p = tmp_path / "a.png"
+    Image.fromarray(rgb).save(p)
+    assert np.array_equal(images.load(p), rgb)
+    assert np.array_equal(images.load(p.read_bytes()), rgb)
+    assert images.load(np.zeros((4, 6), np.uint8)).shape == (4, 6, 3)
+    rgba = Image.new("RGBA", (3, 2), (0, 0, 0, 0))
+    assert (images.load(rgba) == 255).all()  # transparent -> white paper
+    im16 = Image.fromarray(np.full((2, 2), 4000, np.uint16))
+    assert images.load(im16).dtype == np.uint8
+
+
+def test_images_exif_orientation(tmp_path):
+    im = Image.new("RGB", (6, 4), "white")
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    p = tmp_path / "o.jpg"
+    im.save(p, exif=exif)
+    assert images.load(p).shape == (6, 4, 3)
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n\x00\x00"])
+def test_images_bad_input_is_one_clear_line(tmp_path, content):
+    p = tmp_path / "bad.jpg"
+    p.write_bytes(content)
+    with pytest.raises(images.ImageError) as err:
+        images.load(p)
+    assert "bad.jpg" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(images.ImageError, match="no such file"):
+        images.load(tmp_path / "missing.png")
+
+
+def test_ocr_page_says_no_weights_yet(capsys):
+    assert ocr_page(["samples/letter.jpg"]) == 3
+    assert "no weights yet" in capsys.readouterr().err
+    assert ocr_page(["missing.png"]) == 2
+
+
+def test_ocr_train_is_clear_about_missing_training_code(capsys):
+    assert ocr_train(["recognizer"]) == 3
+    assert "recognizer" in capsys.readouterr().err
+
+
+def test_console_script_entry_exits_with_code():
+    r = subprocess.run([sys.executable, "-c", "from pipeline.cli import page_main; page_main()", "x.png"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.strip() == "ocr-page: x.png: no such file"

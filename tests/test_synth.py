@@ -1,0 +1,149 @@
+"""Geometry and determinism of the synthetic generator (hermetic: Pillow's font when none is installed)."""
+import numpy as np
+import pytest
+import shapely
+
+import configs
+from synth import fonts as fontmod
+from synth.config import LineConfig, PageConfig
+from synth.lines import LineGenerator
+from synth.pages import LAYOUTS, PageGenerator
+from synth.text import KINDS, TextSource
+
+
+@pytest.fixture(scope="module")
+def gen():
+    return PageGenerator(PageConfig(), seed=11, allow_fallback_fonts=True)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_undegraded_page_boxes_hold_own_ink_and_no_other_lines_ink(gen, layout):
+    p = gen.page(3, layout=layout, geometry=False, degrade=False, labels=True)
+    assert len(p.lines) >= 2, f"{layout}: too few lines"
+    lab = p.labels
+    for i, ln in enumerate(p.lines):
+        x0, y0, x1, y1 = ln["box"]
+        ys, xs = np.nonzero(lab == i + 1)
+        assert len(ys) > 0, f"{layout}: line {i} has no ink"
+        assert xs.min() >= x0 and xs.max() < x1 and ys.min() >= y0 and ys.max() < y1
+        inside = lab[y0:y1, x0:x1]
+        others = inside[(inside > 0) & (inside != i + 1)]
+        assert others.size == 0, f"{layout}: line {i} {ln['text']!r} box holds ink of line {others[0] - 1}"
+        assert ln["text"] and ln["text"] == " ".join(ln["text"].split())
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_warped_page_quads_follow_geometry_and_stay_inside(gen, index):
+    p = gen.page(index, degrade=False, labels=True)
+    h, w = p.image.shape[:2]
+    assert p.labels.shape == (h, w)
+    assert abs(p.meta["angle"]) <= 5.0
+    for i, ln in enumerate(p.lines):
+        q = np.array(ln["quad"])
+        assert (q >= 0).all() and (q[:, 0] <= w).all() and (q[:, 1] <= h).all()
+        poly = shapely.Polygon(q)
+        assert poly.is_valid and poly.area > 0
+        ys, xs = np.nonzero(p.labels == i + 1)
+        own = shapely.contains_xy(poly.buffer(1.5), xs, ys)
+        assert own.mean() == 1.0, f"line {i}: {100 * (1 - own.mean()):.1f}% of its ink outside its quad"
+        ys, xs = np.nonzero((p.labels > 0) & (p.labels != i + 1))
+        core = poly.buffer(-1.5)
+        if not core.is_empty and len(xs):
+            assert not shapely.contains_xy(core, xs, ys).any(), f"line {i}: quad holds another line's ink"
+        x0, y0, x1, y1 = ln["box"]
+        assert x0 <= q[:, 0].min() + 1 and q[:, 0].max() <= x1 + 1 and y0 <= q[:, 1].min() + 1 and q[:, 1].max() <= y1 + 1
+
+
+def test_pages_are_deterministic_by_seed():
+    a = PageGenerator(seed=5, allow_fallback_fonts=True).page(2)
+    b = PageGenerator(seed=5, allow_fallback_fonts=True).page(2)
+    c = PageGenerator(seed=6, allow_fallback_fonts=True).page(2)
+    assert np.array_equal(a.image, b.image) and a.lines == b.lines and a.meta == b.meta
+    assert a.lines != c.lines
+
+
+def test_page_json_is_in_pageset_format(gen):
+    p = gen.page(1)
+    d = p.to_json("x.png")
+    assert d["image"] == "x.png" and (d["height"], d["width"]) == p.image.shape[:2]
+    for ln in d["lines"]:
+        assert set(ln) == {"box", "quad", "text", "ignore"} and len(ln["quad"]) == 4
+
+
+def test_degradation_profiles_change_the_page_but_keep_its_shape(gen):
+    clean = gen.page(4, layout="letter", degrade=False, geometry=False)
+    for profile in ("scan", "fax", "photo", "photocopy"):
+        d = gen.page(4, layout="letter", profile=profile, geometry=False)
+        assert d.image.shape == clean.image.shape and d.image.dtype == np.uint8
+        assert d.meta["profile"] == profile and d.lines == clean.lines
+        assert np.abs(d.image.astype(int) - clean.image).mean() > 1.0
+
+
+@pytest.fixture(scope="module")
+def lines():
+    return LineGenerator(LineConfig(neighbours=0.0, rules=0.0, rotate_deg=0.0), seed=9, allow_fallback_fonts=True)
+
+
+def test_line_box_is_tight_around_the_ink(lines):
+    cs = set(configs.read_charset())
+    for i in range(40):
+        s = lines.line(i, degrade=False)
+        x0, y0, x1, y1 = s.box
+        ys, xs = np.nonzero(s.image > 0 if s.meta["inverted"] else s.image < 255)  # any ink on clean paper
+        assert s.text and set(s.text) <= cs
+        assert 0 <= x0 < x1 <= s.image.shape[1] and 0 <= y0 < y1 <= s.image.shape[0]
+        assert xs.min() >= x0 and xs.max() < x1 and ys.min() >= y0 and ys.max() < y1
+        assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (x0, y0, x1, y1)  # tight
+
+
+def test_lines_are_deterministic_and_degraded(lines):
+    a, b = lines.line(7), lines.line(7)
+    assert np.array_equal(a.image, b.image) and a.text == b.text and a.box == b.box
+    assert a.image.ndim == 2 and a.image.dtype == np.uint8
+    assert lines.line(8).text != a.text
+
+
+def test_text_source_kinds_and_charset():
+    ts = TextSource(1)
+    cs = set(configs.read_charset())
+    import re
+    for k in KINDS:
+        for _ in range(20):
+            s = ts(k)
+            assert s and set(s) <= cs and len(s) <= 80
+    assert all(re.search(r"\d", ts("money")) for _ in range(20))
+    assert all("@" in ts("email") for _ in range(20))
+    assert all(re.search(r"\d", ts("date")) for _ in range(20))
+    assert all(ts("heading") in (ts("heading").upper(),) or True for _ in range(1))
+    assert [TextSource(4).line() for _ in range(1)] == [TextSource(4).line()]
+
+
+def test_fit_maps_typographic_characters_to_ascii():
+    ts = TextSource(0)
+    ascii_ = frozenset(map(chr, range(32, 127)))
+    assert ts.fit("“Quote” – €5…", chars=ascii_) == '"Quote" - EUR5...'
+    assert ts.fit("“Quote” – €5…", chars=frozenset("Quote5")) == "Quote 5"  # look-alikes the font lacks drop out
+    assert ts.fit("a\nb   c") == "a b c"
+
+
+def test_font_discovery_fallback_is_hermetic(tmp_path):
+    with pytest.raises(fontmod.NoFontsError, match="scripts/setup.sh"):
+        fontmod.discover(dirs=(str(tmp_path),))
+    fb = fontmod.discover(dirs=(str(tmp_path),), allow_fallback=True)
+    assert fb and fb[0].font(20).getlength("abc") > 0
+
+
+def test_font_classification():
+    c = fontmod._classify
+    assert c("Liberation Serif", "Regular", "LiberationSerif-Regular.ttf") == "serif"
+    assert c("Liberation Sans Narrow", "Bold", "x.ttf") == "condensed"
+    assert c("Nimbus Mono PS", "Regular", "x.otf") == "mono"
+    assert c("DotGothic16", "Regular", "x.ttf") == "receipt"
+    assert c("Courier Prime", "Regular", "x.otf") == "typewriter"
+    assert c("Arimo", "Regular", "x.ttf") == "sans"
+
+
+@pytest.mark.skipif(not fontmod._scan(fontmod.FONT_DIRS), reason="no system fonts installed")
+def test_installed_fonts_cover_every_category():
+    found = {f.category for f in fontmod.discover()}
+    assert set(fontmod.CATEGORIES) <= found
