@@ -270,7 +270,7 @@ def evaluate_pages(system, pages, progress: bool = True, desc: str = "") -> dict
             print(f"ocr-eval: {page.image}: {system.name} failed: {exc}", file=sys.stderr)
             pred, failed = [], failed + 1
         times.append(time.perf_counter() - t0)
-        gt = [ln for ln in page.lines]
+        gt = page.lines
         m, g, p = token_counts([ln.text for ln in gt if not ln.ignore], [x.text for x in pred])
         tm, tg, tp = tm + m, tg + g, tp + p
         e, c = seg_cer_counts([(ln.box, ln.text, ln.ignore) for ln in gt], [(x.box, x.text) for x in pred])

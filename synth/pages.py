@@ -37,7 +37,7 @@ class PageSample:
     def to_json(self, image_name: str) -> dict:
         h, w = self.image.shape[:2]
         return {"image": image_name, "width": w, "height": h, "set": "synth", "split": "train",
-                "level": "line", **{k: v for k, v in self.meta.items()}, "lines": self.lines}
+                "level": "line", **self.meta, "lines": self.lines}
 
 
 class _Ctx:
@@ -498,7 +498,7 @@ class PageGenerator:
         k = _Ctx(canvas, rng, self.ts, self.book, dpi)
         m = k.mm(margin_mm)
         LAYOUTS[layout](k, (m, m, w - m, h - m))
-        lines = [ln for ln in canvas.lines]
+        lines = canvas.lines
         quads = np.array([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]] for x0, y0, x1, y1 in (l.box for l in lines)],
                          np.float32).reshape(-1, 4, 2)
         img, lab = canvas.img, canvas.labels
