@@ -36,8 +36,13 @@ def ocr_page(argv: list[str] | None = None) -> int:
     ocr, code = _load_pipeline("ocr-page", args.device)
     if ocr is None:
         return code
-    for p in args.inputs:
-        print(ocr(sys.stdin.buffer.read() if p == "-" else p).text)
+    import pipeline
+
+    try:
+        for p in args.inputs:
+            print(ocr(sys.stdin.buffer.read() if p == "-" else p).text)
+    except pipeline.NoWeightsError as exc:
+        return _fail("ocr-page", str(exc), 3)
     return 0
 
 
@@ -50,16 +55,28 @@ def ocr_batch(argv: list[str] | None = None) -> int:
     if not args.in_dir.is_dir():
         return _fail("ocr-batch", f"{args.in_dir}: no such folder", 2)
     ocr, code = _load_pipeline("ocr-batch", args.device)
-    return code
+    if ocr is None:
+        return code
+    import pipeline
+
+    try:
+        ocr.check_pages()  # before any file is touched
+    except pipeline.NoWeightsError as exc:
+        return _fail("ocr-batch", str(exc), 3)
+    return 0
 
 
 def ocr_train(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="ocr-train", description="Train the detector or the recognizer.")
     ap.add_argument("model", choices=("detector", "recognizer"))
-    ap.add_argument("--config", type=Path)
+    ap.add_argument("rest", nargs=argparse.REMAINDER, help="options of that model's trainer (--config, --out, --device)")
     args = ap.parse_args(argv)
-    return _fail("ocr-train", f"no training code for the {args.model} in this build yet; "
-                 "it lands with the model and its weights", 3)
+    if args.model == "recognizer":
+        from recognition.train import main
+
+        return main(args.rest)
+    return _fail("ocr-train", "no training code for the detector in this build yet; it lands with the "
+                 "detector and its weights", 3)
 
 
 def ocr_eval(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
     ocr-synth pages OUT_DIR --count 100 --seed 1      # page-set folder (image + JSON per page)
     ocr-synth lines OUT_DIR --count 10000 --seed 1    # PNG per line + labels.jsonl (text, box)
+    ocr-synth lines OUT_DIR --pageset --count 1000    # one page-set record per line: ocr-eval OUT_DIR --crops
     ocr-synth samples samples/                        # the sample pages the README and tests use
     ocr-synth sheet sheet.png --seed 7                # contact sheet of lines and pages, to look at
 """
@@ -87,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument("--config", type=Path, help="synth YAML (default: configs/synth/default.yaml)")
         if name == "pages":
             s.add_argument("--layout", choices=sorted(LAYOUTS))
+        else:
+            s.add_argument("--pageset", action="store_true", help="write each line as a page-set record "
+                           "(image + JSON, one box spanning the image) so ocr-eval --crops can read them")
     s = sub.add_parser("samples", help="write the sample pages (samples/)")
     s.add_argument("out", type=Path)
     s = sub.add_parser("sheet", help="write a contact sheet PNG of lines and pages")
@@ -103,6 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         for i in tqdm(range(args.start, args.start + args.count), desc="pages", unit="page"):
             p = gen.page(i, layout=args.layout)
             pageset.write(args.out, f"{args.seed}_{i:07d}", p.image, p.to_json(""))
+    elif args.cmd == "lines" and args.pageset:
+        gen = LineGenerator(cfg.line, seed=args.seed)
+        for i in tqdm(range(args.start, args.start + args.count), desc="lines", unit="line"):
+            s = gen.line(i)
+            h, w = s.image.shape
+            rec = {"width": w, "height": h, "set": "synth-lines",
+                   "lines": [{"box": [0, 0, w, h], "text": s.text, "ignore": False}]}
+            pageset.write(args.out, f"{args.seed}_{i:07d}", s.image, rec)
     elif args.cmd == "lines":
         gen = LineGenerator(cfg.line, seed=args.seed)
         args.out.mkdir(parents=True, exist_ok=True)

@@ -62,9 +62,15 @@ def test_ocr_page_says_no_weights_yet(capsys):
     assert ocr_page(["missing.png"]) == 2
 
 
-def test_ocr_train_is_clear_about_missing_training_code(capsys):
-    assert ocr_train(["recognizer"]) == 3
-    assert "recognizer" in capsys.readouterr().err
+def test_ocr_train_is_clear_about_bad_configs_and_the_missing_detector(capsys, tmp_path):
+    assert ocr_train(["detector"]) == 3
+    assert "detector" in capsys.readouterr().err
+    assert ocr_train(["recognizer", "--config", str(tmp_path / "none.yaml")]) == 2
+    assert capsys.readouterr().err.strip() == f"ocr-train: {tmp_path / 'none.yaml'}: config file not found"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim:\n  stepz: 3\n")
+    assert ocr_train(["recognizer", "--config", str(bad)]) == 2
+    assert "unknown key 'optim.stepz' (did you mean 'optim.steps'?)" in capsys.readouterr().err
 
 
 def test_console_script_entry_exits_with_code():

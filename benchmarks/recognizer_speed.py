@@ -1,0 +1,100 @@
+"""Recognizer speed on real line crops, 2 CPU threads, systems side by side on the same crops.
+
+    python benchmarks/recognizer_speed.py [--crops 600] [--threads 2] [PAGESET ...]
+
+Crops are the ground-truth boxes of the page sets' *validation* pages (evenly spaced, cut as ``ocr-eval
+--crops`` cuts them). Systems:
+- ``shipped``: the packaged recognizer through its predictor (width-sorted batches, greedy decoding);
+- every other preset in ``configs/recognizer/`` at random init, speed only (the speed side of choosing
+  the shipped preset; their accuracy needs a training run);
+- ``pp-ocrv4``: the PP-OCRv4 recognizer of ``rapidocr-onnxruntime`` on its own batched path, if installed
+  (``pip install rapidocr-onnxruntime``, only for this benchmark);
+- ``tesseract``: ``tesseract --psm 7``, one process per crop, ``threads`` processes at a time, if installed.
+Each system reads all crops once to warm up, then the best of ``--repeat`` timed passes is reported.
+This is a benchmark, not a test: it prints figures and asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+DEFAULT_SETS = ["../shared/data/real/funsd", "../shared/data/real/sroie"]
+
+
+def crops_of(pagesets: list[str], n: int) -> list[np.ndarray]:
+    from pipeline.evaluate import gt_crops
+    from synth import pageset
+
+    items = []
+    for folder in pagesets:
+        pages = pageset.split(pageset.read(folder), "val", Path(folder).name)
+        items += [c for c, _ in gt_crops(pages)]
+    idx = np.linspace(0, len(items) - 1, min(n, len(items))).astype(int)
+    return [items[i] for i in idx]
+
+
+def systems(threads: int):
+    import torch
+
+    import configs
+    import recognition
+    from pipeline.evaluate import RapidOCRSystem, SystemUnavailable, TesseractSystem
+    from recognition.charset import Charset
+    from recognition.crnn import CRNN
+    from recognition.predictor import Recognizer
+    from recognition.train import load_config
+
+    torch.set_num_threads(threads)
+    shipped = Recognizer.from_file(recognition.weights_path())
+    a = shipped.model.arch()
+    yield f"shipped (width {a['width']}, hidden {a['hidden']})", lambda cs: [r.text for r in shipped(cs)]
+    for yaml in sorted(configs.ROOT.glob("recognizer/*.yaml")):
+        m = load_config(yaml).model
+        if (m.width, m.hidden) == (a["width"], a["hidden"]):
+            continue
+        cs = Charset.from_file(m.charset)
+        rec = Recognizer(CRNN(len(cs), m.width, m.hidden), cs)
+        yield f"{yaml.stem} (width {m.width}, hidden {m.hidden}; untrained, speed only)", \
+            lambda crops, rec=rec: [r.text for r in rec(crops)]
+    for cls, label in ((RapidOCRSystem, "pp-ocrv4 (rapidocr-onnxruntime)"), (TesseractSystem, "tesseract --psm 7")):
+        try:
+            sysm = cls(threads)
+        except SystemUnavailable as exc:
+            print(f"  ({label}: skipped, {exc})")
+            continue
+        yield label, sysm.crops
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("pagesets", nargs="*", default=DEFAULT_SETS)
+    ap.add_argument("--crops", type=int, default=600)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    crops = crops_of(args.pagesets, args.crops)
+    px = sum(c.shape[1] * 32 / c.shape[0] for c in crops) / len(crops)
+    print(f"{len(crops)} crops from the val pages of {', '.join(Path(p).name for p in args.pagesets)}, "
+          f"mean width {px:.0f} px at height 32; {args.threads} threads")
+    print(f"{'system':58s} {'crops/s':>9s} {'ms/crop':>8s}")
+    for name, fn in systems(args.threads):
+        fn(crops)                                       # warm-up
+        best = float("inf")
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            fn(crops)
+            best = min(best, time.perf_counter() - t0)
+        print(f"{name:58s} {len(crops) / best:9.1f} {1000 * best / len(crops):8.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Pipeline settings (``configs/default.yaml``) as frozen dataclasses."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import configs
+
+__all__ = ["PipelineConfig", "RecognizerConfig", "load"]
+
+
+@dataclass(frozen=True)
+class RecognizerConfig:
+    beam_width: int = 1
+    batch_size: int = 64
+    batch_pixels: int = 24000
+    max_width: int = 4096
+
+    def __post_init__(self):
+        if self.beam_width < 1 or self.batch_size < 1 or self.batch_pixels < 32 or self.max_width < 8:
+            raise ValueError("beam_width and batch_size must be >= 1, batch_pixels >= 32, max_width >= 8")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    recognizer: RecognizerConfig = RecognizerConfig()
+
+
+def load(file: str | Path | None = None) -> PipelineConfig:
+    return configs.load(file or configs.path("default.yaml"), PipelineConfig)

@@ -1,0 +1,97 @@
+"""Recognizer predictor: line crops in, :class:`Recognition` results out, in input order.
+
+pre-processing (:mod:`recognition.preprocess`: gray, height 32, aspect kept) -> width-sorted batches
+(similar widths together, so little padding) -> :class:`recognition.crnn.CRNN` with per-crop widths (padded
+steps never reach the BiLSTM) -> softmax cut to each crop's own steps -> CTC decoding
+(:mod:`recognition.decoding`) -> character x positions mapped back to the crop's own pixels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from recognition import decoding, preprocess
+from recognition.charset import Charset
+from recognition.crnn import CRNN, step_x, timesteps
+
+__all__ = ["Recognition", "Recognizer"]
+
+
+@dataclass
+class Recognition:
+    """One crop's reading. ``char_x[i]`` is the x (crop pixels) where ``text[i]`` was read, with
+    ``char_conf[i]`` its probability; ``confidence`` is the mean of ``char_conf`` (0 for empty text)."""
+    text: str
+    confidence: float
+    char_conf: list[float] = field(default_factory=list)
+    char_x: list[float] = field(default_factory=list)
+
+    @property
+    def chars(self) -> list[tuple[str, float, float]]:
+        """``(character, x, confidence)`` for every character."""
+        return list(zip(self.text, self.char_x, self.char_conf))
+
+
+class Recognizer:
+    """``Recognizer(model, charset)(crops)``; ``beam_width`` 1 = greedy, more = prefix beam search.
+
+    ``batch_pixels`` caps a batch at that many input pixels columns (sum of padded widths), ``batch_size``
+    at that many crops; crops are batched in order of width so each batch pads little.
+    """
+
+    def __init__(self, model: CRNN, charset: Charset, device: str = "cpu", beam_width: int = 1,
+                 batch_size: int = 64, batch_pixels: int = 24000, max_width: int = 4096):
+        if model.num_classes != len(charset):
+            raise ValueError(f"model has {model.num_classes} classes but the charset {len(charset)}")
+        if beam_width < 1:
+            raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.charset, self.beam_width = charset, int(beam_width)
+        self.batch_size, self.batch_pixels, self.max_width = int(batch_size), int(batch_pixels), int(max_width)
+
+    @classmethod
+    def from_file(cls, path: str | Path, device: str = "cpu", **kw) -> "Recognizer":
+        from recognition import weightfile
+
+        model, charset, prov = weightfile.load(path, device)
+        rec = cls(model, charset, device=device, **kw)
+        rec.provenance = prov
+        return rec
+
+    def __call__(self, crops: list[np.ndarray]) -> list[Recognition]:
+        lines = [preprocess.resize_height(preprocess.to_gray(c), self.max_width) for c in crops]
+        out: list[Recognition | None] = [None] * len(lines)
+        for idx in self._batches([ln.shape[1] for ln in lines]):
+            probs, widths = self._forward([lines[i] for i in idx])
+            for j, i in enumerate(idx):
+                scale = np.asarray(crops[i]).shape[1] / lines[i].shape[1]
+                out[i] = self._decode(probs[:timesteps(widths[j]), j], scale)
+        return out  # type: ignore[return-value]
+
+    def _batches(self, widths: list[int]) -> list[list[int]]:
+        order = np.argsort(widths, kind="stable").tolist()
+        groups, cur = [], []
+        for i in order:
+            if cur and (len(cur) >= self.batch_size or (len(cur) + 1) * widths[i] > self.batch_pixels):
+                groups.append(cur)
+                cur = []
+            cur.append(i)
+        return groups + ([cur] if cur else [])
+
+    @torch.inference_mode()
+    def _forward(self, lines: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+        x, widths = preprocess.batch(lines)
+        logits = self.model(x.to(self.device), widths)          # T,B,C
+        return logits.float().softmax(-1).cpu().numpy(), widths.tolist()
+
+    def _decode(self, probs: np.ndarray, scale: float) -> Recognition:
+        if self.beam_width > 1:
+            d = decoding.beam_search(probs, self.beam_width, self.charset.blank)
+        else:
+            d = decoding.greedy(probs, self.charset.blank)
+        xs = [float(step_x(t)) * scale for t in d.steps]
+        return Recognition(self.charset.decode(d.ids), d.confidence, d.confs, xs)

@@ -1,0 +1,53 @@
+"""Line crops -> network input: gray, height 32 with the aspect ratio kept, batched with right padding.
+
+Shapes: a prepared crop is ``(32, w)`` uint8; :func:`batch` gives ``(B, 1, 32, Wmax + PAD)`` float in
+[-1, 1] plus the crop widths ``(B,)``. Padding is mid-gray (0.0 after scaling) and the model masks the
+padded steps. Every crop gets at least ``PAD`` columns of it: the CNN's receptive field is 54 pixels wide
+(27 either side of a step's centre), so with 32 columns the crop's own steps see the same input whether it is
+alone or beside wider crops, and its text cannot depend on its batch.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from recognition.crnn import HEIGHT
+
+__all__ = ["to_gray", "resize_height", "batch", "MIN_WIDTH", "PAD"]
+
+MIN_WIDTH = 8
+PAD = 32
+
+
+def to_gray(img: np.ndarray) -> np.ndarray:
+    """uint8 gray of an RGB, RGBA or gray array."""
+    img = np.asarray(img)
+    if img.dtype != np.uint8:
+        raise ValueError(f"crops must be uint8 arrays, got {img.dtype}")
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 3:
+        code = cv2.COLOR_RGBA2GRAY if img.shape[2] == 4 else cv2.COLOR_RGB2GRAY
+        img = cv2.cvtColor(img, code)
+    if img.ndim != 2 or img.shape[0] < 1 or img.shape[1] < 1:
+        raise ValueError(f"a crop must be a non-empty HxW or HxWxC array, got shape {img.shape}")
+    return img
+
+
+def resize_height(gray: np.ndarray, max_width: int = 4096, stretch: float = 1.0) -> np.ndarray:
+    """Resize to height 32 keeping the aspect ratio (times ``stretch``), width clamped to [8, max_width]."""
+    h, w = gray.shape
+    nw = int(np.clip(round(w * HEIGHT / h * stretch), MIN_WIDTH, max_width))
+    interp = cv2.INTER_AREA if h > HEIGHT else cv2.INTER_LINEAR
+    return cv2.resize(gray, (nw, HEIGHT), interpolation=interp)
+
+
+def batch(lines: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack prepared (32, w) uint8 crops into (B,1,32,Wmax+PAD) float in [-1, 1], right-padded with 0."""
+    widths = [ln.shape[1] for ln in lines]
+    wmax = max(widths) + PAD
+    x = np.zeros((len(lines), 1, HEIGHT, wmax), np.float32)
+    for i, ln in enumerate(lines):
+        x[i, 0, :, :ln.shape[1]] = ln.astype(np.float32) / 127.5 - 1.0
+    return torch.from_numpy(x), torch.tensor(widths, dtype=torch.int64)

@@ -1,0 +1,533 @@
+"""Recognizer training: ``ocr-train recognizer --config configs/recognizer/crnn_s.yaml``.
+
+Data: synthetic lines from :mod:`synth` (generated once by worker processes and cached as height-32 arrays)
+mixed with real line crops cut from page-set folders (``synth.pageset`` format; only their *train* split,
+the validation pages are never read here except for validation). Sets listed in ``case_blind`` (SROIE: all
+upper-case labels) train through a case-folded CTC loss: an upper-case letter's score is the log-sum of
+both cases' scores, so those labels teach letter shapes but never letter case.
+
+Loop: width-bucketed variable-width batches (similar widths drawn together, batch size capped by a pixel
+budget), augmentation, CTC with infinite losses zeroed, AdamW with warmup + cosine decay, gradient-norm
+clipping, bf16 autocast on CUDA. Every batch is a pure function of ``(seed, step)``, so a resumed run sees
+the same data as an uninterrupted one. ``out/last.pt`` (model + optimizer + step) is written atomically
+every ``ckpt_every`` steps and on interrupt; the run resumes from it. Each validation appends to
+``out/log.csv``, redraws ``out/curves.png`` and, when the score improves, writes the shippable weight file
+``out/best.pt`` (:mod:`recognition.weightfile`).
+
+Shapes: ``B`` batch, ``T`` timesteps, ``C`` classes; ``lp`` = log-probabilities (T,B,C).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import hashlib
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+import configs
+from recognition import preprocess, weightfile
+from recognition.charset import Charset
+from recognition.crnn import CRNN, HEIGHT
+from recognition.predictor import Recognizer
+
+__all__ = ["TrainConfig", "ModelConfig", "DataConfig", "OptimConfig", "train", "main", "case_fold"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    width: float = 0.5                      # channel multiplier of the published conv stack
+    hidden: int = 192                       # BiLSTM hidden size per direction
+    charset: str = "charsets/default.txt"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    synth_lines: int = 40000                # synthetic lines generated once and cached
+    synth_seed: int = 1
+    synth_config: str = "synth/default.yaml"
+    synth_weight: float = 0.45              # share of each batch drawn from synthetic lines
+    real: dict[str, float] = field(default_factory=dict)   # page-set folder -> share of each batch
+    case_blind: list[str] = field(default_factory=lambda: ["sroie"])  # set names whose labels carry no case
+    skip_unknown: bool = False              # skip real crops with characters outside the charset (else error)
+    max_width: int = 800                    # widest training input, pixels at height 32
+    augment: float = 0.7                    # share of samples augmented
+    val_synth: int = 400                    # synthetic validation lines (fresh seed)
+    val_seed: int = 9001
+    val_real: int = 800                     # validation crops per real set during training (evenly spaced)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    steps: int = 4000
+    batch_size: int = 48
+    batch_pixels: int = 14000               # cap on batch size x widest input
+    lr: float = 1e-3
+    final_lr: float = 0.03                  # fraction of lr reached at the last step (cosine)
+    warmup: int = 300
+    weight_decay: float = 1e-4
+    clip: float = 5.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    optim: OptimConfig = OptimConfig()
+    seed: int = 0
+    val_every: int = 500
+    ckpt_every: int = 200
+    log_every: int = 50
+    workers: int = 2                        # processes generating the synthetic cache
+    threads: int = 2                        # torch CPU threads
+    device: str = "cpu"
+
+
+def load_config(file: str | Path) -> TrainConfig:
+    return configs.load(file, TrainConfig)
+
+
+# ---- data ---------------------------------------------------------------------------------------------
+def _synth_chunk(args) -> list[tuple[np.ndarray, str]]:
+    seed, start, count, cfg_file, chars, max_width = args
+    from synth.config import load as load_synth
+    from synth.lines import LineGenerator
+
+    gen = LineGenerator(load_synth(cfg_file).line, seed=seed, charset=chars)
+    out = []
+    for i in range(start, start + count):
+        s = gen.line(i)
+        out.append((preprocess.resize_height(s.image, max_width), s.text))
+    return out
+
+
+def synth_lines(n: int, seed: int, cfg_file: str, charset: Charset, max_width: int, workers: int,
+                cache_dir: Path | None = None, progress: bool = True) -> tuple[list[np.ndarray], list[str]]:
+    """``n`` synthetic lines (height 32, uint8) and texts; cached in ``cache_dir`` keyed by every input."""
+    from tqdm import tqdm
+
+    cfg_path = Path(cfg_file) if Path(cfg_file).is_file() else configs.path(cfg_file)
+    key = hashlib.sha1(f"{n}|{seed}|{cfg_path.read_text()}|{charset.chars}|{max_width}".encode()).hexdigest()[:12]
+    cache = cache_dir / f"synth_{seed}_{n}_{key}.npz" if cache_dir else None
+    if cache and cache.is_file():
+        z = np.load(cache, allow_pickle=False)
+        flat, offs, texts = z["pixels"], z["offsets"], z["texts"].tolist()
+        return [flat[:, offs[i]:offs[i + 1]] for i in range(n)], texts
+    chunk = 500
+    jobs = [(seed, s, min(chunk, n - s), str(cfg_path), charset.chars, max_width) for s in range(0, n, chunk)]
+    items: list[tuple[np.ndarray, str]] = []
+    bar = tqdm(total=n, desc="synth lines", unit="line", disable=not progress)
+    if workers > 1:
+        with get_context("spawn").Pool(workers) as pool:
+            for part in pool.imap(_synth_chunk, jobs):
+                items += part
+                bar.update(len(part))
+    else:
+        for job in jobs:
+            part = _synth_chunk(job)
+            items += part
+            bar.update(len(part))
+    bar.close()
+    imgs, texts = [im for im, _ in items], [t for _, t in items]
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        offs = np.cumsum([0] + [im.shape[1] for im in imgs])
+        tmp = cache.with_name(cache.name + ".tmp.npz")
+        np.savez(tmp, pixels=np.concatenate(imgs, 1), offsets=offs, texts=np.array(texts))
+        os.replace(tmp, cache)
+    return imgs, texts
+
+
+class SynthPool:
+    """Cached synthetic lines; ``get`` returns a height-32 uint8 line (optionally width-stretched)."""
+
+    def __init__(self, imgs: list[np.ndarray], texts: list[str], name: str = "synth"):
+        self.name, self.imgs, self.texts, self.case_blind = name, imgs, texts, False
+        self.w32 = np.array([im.shape[1] for im in imgs], np.float32)
+
+    def __len__(self) -> int:
+        return len(self.imgs)
+
+    def get(self, i: int, rng: np.random.Generator, aug: bool, max_width: int) -> np.ndarray:
+        im = self.imgs[i]
+        if aug:
+            w = int(np.clip(round(im.shape[1] * np.exp(rng.uniform(-0.15, 0.15))), preprocess.MIN_WIDTH, max_width))
+            im = cv2.resize(im, (w, HEIGHT), interpolation=cv2.INTER_LINEAR)
+        return im
+
+
+class RealPool:
+    """Line crops of a page-set split, kept with ``ctx`` pixels of context so margins can vary."""
+
+    def __init__(self, folder: str | Path, which: str, charset: Charset, skip_unknown: bool,
+                 case_blind: bool, ctx: int = 6):
+        from synth import pageset
+
+        folder = Path(folder)
+        self.name, self.case_blind = folder.name.lower(), case_blind
+        pages = pageset.split(pageset.read(folder), which, folder.name)
+        self.crops, self.boxes, self.texts, self.w32 = [], [], [], []
+        self.skipped: dict[str, int] = {}
+        for page in pages:
+            img = None
+            for ln in page.lines:
+                text = " ".join(ln.text.split())
+                if ln.ignore or not text:
+                    continue
+                bad = charset.unknown(text)
+                if bad:
+                    if not skip_unknown:
+                        charset.encode(text)  # raises UnknownCharacterError naming the characters
+                    for c in bad:
+                        self.skipped[c] = self.skipped.get(c, 0) + 1
+                    continue
+                x0, y0, x1, y1 = (int(round(v)) for v in ln.box)
+                if x1 - x0 < 2 or y1 - y0 < 2 or ((y1 - y0) > 2 * (x1 - x0) and len(text) > 2):
+                    continue                                  # degenerate or vertical text
+                if img is None:
+                    img = cv2.imread(str(page.image), cv2.IMREAD_GRAYSCALE)
+                    if img is None:
+                        raise ValueError(f"{page.image}: cannot read image")
+                h, w = img.shape
+                cx0, cy0, cx1, cy1 = max(0, x0 - ctx), max(0, y0 - ctx), min(w, x1 + ctx), min(h, y1 + ctx)
+                self.crops.append(img[cy0:cy1, cx0:cx1].copy())
+                self.boxes.append((x0 - cx0, y0 - cy0, x1 - cx0, y1 - cy0))
+                self.texts.append(text)
+                self.w32.append((x1 - x0 + 4) * HEIGHT / (y1 - y0 + 4))
+        self.w32 = np.array(self.w32, np.float32)
+        self.pages = len(pages)
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def get(self, i: int, rng: np.random.Generator, aug: bool, max_width: int) -> np.ndarray:
+        crop, (x0, y0, x1, y1) = self.crops[i], self.boxes[i]
+        h, w = crop.shape
+        m = rng.integers(0, 6, 4) if aug else np.full(4, 2)   # evaluation cuts with a 2-pixel margin
+        c = crop[max(0, y0 - m[1]):min(h, y1 + m[3]), max(0, x0 - m[0]):min(w, x1 + m[2])]
+        return preprocess.resize_height(c, max_width, float(np.exp(rng.uniform(-0.15, 0.15))) if aug else 1.0)
+
+
+def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Photometric and resolution noise on a height-32 uint8 line."""
+    out = img
+    if rng.random() < 0.15:                           # resolution loss
+        h = int(rng.integers(12, 24))
+        small = cv2.resize(out, (max(4, out.shape[1] * h // HEIGHT), h), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (out.shape[1], HEIGHT), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.1:                            # thinner or bolder strokes
+        k = np.ones((2, 2), np.uint8)
+        out = cv2.dilate(out, k) if rng.random() < 0.5 else cv2.erode(out, k)
+    if rng.random() < 0.25:
+        out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.3, 1.0)))
+    f = out.astype(np.float32)
+    if rng.random() < 0.5:                            # contrast, brightness, gamma
+        f = (f - 127.5) * rng.uniform(0.6, 1.3) + 127.5 + rng.uniform(-30, 30)
+        f = 255.0 * (np.clip(f, 0, 255) / 255.0) ** rng.uniform(0.7, 1.4)
+    if rng.random() < 0.2:
+        f = f + rng.normal(0, rng.uniform(3, 12), f.shape)
+    return np.clip(f, 0, 255).astype(np.uint8)
+
+
+class Batcher:
+    """Draws the batch of a step: ``4B`` candidates from the pools by share, sorted by width, one window
+    of similar widths kept, then trimmed to the pixel budget. A pure function of ``(seed, step)``."""
+
+    def __init__(self, pools: list, shares: list[float], charset: Charset, cfg: TrainConfig):
+        self.pools, self.charset, self.cfg = pools, charset, cfg
+        p = np.array(shares, np.float64)
+        self.p = p / p.sum()
+        self.labels = [[charset.encode(t) for t in pool.texts] for pool in pools]
+
+    def __call__(self, step: int):
+        cfg, o = self.cfg, self.cfg.optim
+        rng = np.random.default_rng([cfg.seed, step])
+        n = 4 * o.batch_size
+        src = rng.choice(len(self.pools), n, p=self.p)
+        idx = np.array([rng.integers(len(self.pools[s])) for s in src])
+        w = np.array([self.pools[s].w32[i] for s, i in zip(src, idx)])
+        order = np.argsort(w)
+        start = int(rng.integers(0, n - o.batch_size + 1))
+        pick = order[start:start + o.batch_size]
+        wmax = min(cfg.data.max_width, float(w[pick].max()))
+        keep = max(4, min(o.batch_size, int(o.batch_pixels // max(wmax, 1))))
+        pick = pick[:keep]
+        imgs, labels, blind = [], [], []
+        for k in pick:
+            pool, i = self.pools[src[k]], int(idx[k])
+            aug = rng.random() < cfg.data.augment
+            im = pool.get(i, rng, aug, cfg.data.max_width)
+            imgs.append(augment(im, rng) if aug else im)
+            labels.append(self.labels[src[k]][i])
+            blind.append(pool.case_blind)
+        x, widths = preprocess.batch(imgs)
+        return x, widths, labels, torch.tensor(blind)
+
+
+# ---- loss ---------------------------------------------------------------------------------------------
+def case_fold(lp: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tensor:
+    """Log-probs (T,B,C) where each upper-case class scores both cases: ``log(p_upper + p_lower)``."""
+    if not pairs:
+        return lp
+    up = torch.tensor([u for u, _ in pairs], device=lp.device)
+    lo = torch.tensor([low for _, low in pairs], device=lp.device)
+    out = lp.clone()
+    out[..., up] = torch.logaddexp(lp[..., up], lp[..., lo])
+    return out
+
+
+def ctc_loss(logits: torch.Tensor, widths: torch.Tensor, labels: list[list[int]], blind: torch.Tensor,
+             pairs: list[tuple[int, int]], blank: int = 0) -> tuple[torch.Tensor, int]:
+    """Mean per-character CTC loss of a batch; infinite losses (label longer than the steps allow) are
+    zeroed, and their count is returned with the loss."""
+    lp = logits.float().log_softmax(-1)                          # T,B,C
+    in_len = (widths // 4 + 1).clamp(max=lp.shape[0]).to(lp.device)
+    tgt_len = torch.tensor([len(lb) for lb in labels], device=lp.device)
+    targets = torch.tensor([c for lb in labels for c in lb], device=lp.device)
+    if blind.any():
+        lp = torch.where(blind.to(lp.device)[None, :, None], case_fold(lp, pairs), lp)
+    per = nn.functional.ctc_loss(lp, targets, in_len, tgt_len, blank=blank, reduction="none", zero_infinity=True)
+    bad = int((per == 0).sum())
+    return (per / tgt_len.clamp(min=1)).mean(), bad
+
+
+# ---- validation ---------------------------------------------------------------------------------------
+def _spaced(items: list, n: int) -> list:
+    if n <= 0 or len(items) <= n:
+        return items
+    return [items[int(i)] for i in np.linspace(0, len(items) - 1, n)]
+
+
+def val_sets(cfg: TrainConfig, charset: Charset, cache_dir: Path | None) -> dict[str, tuple[list, list[str], bool]]:
+    """name -> (crops, texts, case_blind): synthetic lines of a fresh seed plus the real *val* splits."""
+    from pipeline.evaluate import gt_crops
+    from synth import pageset
+
+    d = cfg.data
+    sets = {}
+    if d.val_synth:
+        imgs, texts = synth_lines(d.val_synth, d.val_seed, d.synth_config, charset, 4096, 1, cache_dir, False)
+        sets["synth"] = (imgs, texts, False)
+    for folder in d.real:
+        name = Path(folder).name.lower()
+        pages = pageset.split(pageset.read(folder), "val", Path(folder).name)
+        items = _spaced(list(gt_crops(pages)), d.val_real)
+        sets[name] = ([c for c, _ in items], [t for _, t in items], name in d.case_blind)
+    return sets
+
+
+def validate(rec: Recognizer, sets: dict) -> dict[str, dict]:
+    from pipeline.evaluate import edit_distance
+
+    out = {}
+    for name, (crops, texts, _) in sets.items():
+        preds = [r.text for r in rec(crops)]
+        e = eci = chars = exact = 0
+        for gt, pr in zip(texts, preds):
+            g, p = " ".join(gt.split()), " ".join(pr.split())
+            e += edit_distance(g, p)
+            eci += edit_distance(g.casefold(), p.casefold())
+            chars += len(g)
+            exact += g == p
+        out[name] = {"CER": e / max(1, chars), "CER_ci": eci / max(1, chars), "exact": exact / max(1, len(texts))}
+    return out
+
+
+def score(metrics: dict[str, dict], sets: dict) -> float:
+    """Mean CER over the validation sets (case-insensitive for case-blind sets); lower is better."""
+    return float(np.mean([m["CER_ci" if sets[k][2] else "CER"] for k, m in metrics.items()]))
+
+
+# ---- loop ---------------------------------------------------------------------------------------------
+def _lr_factor(step: int, o: OptimConfig) -> float:
+    if step < o.warmup:
+        return (step + 1) / o.warmup
+    t = min(1.0, (step - o.warmup) / max(1, o.steps - o.warmup))
+    return o.final_lr + (1 - o.final_lr) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _plot(log: Path, png: Path) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        if not _plot.__dict__.get("warned"):
+            print("ocr-train: matplotlib is not installed (pip install 'ocr-page[train]'), so no curves.png",
+                  file=sys.stderr)
+            _plot.warned = True
+        return
+    with open(log, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    tr = [r for r in rows if r["loss"]]
+    a.plot([int(r["step"]) for r in tr], [float(r["loss"]) for r in tr])
+    a.set(xlabel="step", ylabel="CTC loss per char", yscale="log", title="training loss")
+    for col in [c for c in rows[0] if c.startswith("val_")]:
+        pts = [(int(r["step"]), float(r[col])) for r in rows if r[col]]
+        if pts:
+            b.plot(*zip(*pts), marker="o", label=col[4:])
+    b.set(xlabel="step", ylabel="CER", yscale="log", title="validation")
+    b.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
+    plt.close(fig)
+
+
+def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | None = None) -> dict:
+    """Run (or resume) training into ``out``; returns the last validation metrics.
+    ``max_steps`` stops early (for tests) without changing the schedule."""
+    from tqdm import tqdm
+
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    device = torch.device(cfg.device)
+    charset = Charset.from_file(cfg.model.charset)
+    d, o = cfg.data, cfg.optim
+    cache = out / "cache"
+
+    imgs, texts = synth_lines(d.synth_lines, d.synth_seed, d.synth_config, charset, d.max_width, cfg.workers, cache, progress)
+    pools, shares = [SynthPool(imgs, texts)], [d.synth_weight]
+    for folder, share in d.real.items():
+        name = Path(folder).name.lower()
+        pool = RealPool(folder, "train", charset, d.skip_unknown, name in d.case_blind)
+        if pool.skipped:
+            lst = ", ".join(f"{c!r} x{n}" for c, n in sorted(pool.skipped.items(), key=lambda kv: -kv[1]))
+            print(f"ocr-train: {name}: skipped crops with characters outside the charset: {lst}", file=sys.stderr)
+        pools.append(pool)
+        shares.append(share)
+    batcher = Batcher(pools, shares, charset, cfg)
+    sets = val_sets(cfg, charset, cache)
+    sources = [f"synthetic lines (synth/, seed {d.synth_seed}, {len(imgs)} lines)"] + [
+        f"{p.name} train split ({p.pages} pages, {len(p)} crops{', case-blind loss' if p.case_blind else ''})"
+        for p in pools[1:]]
+
+    model = CRNN(len(charset), cfg.model.width, cfg.model.hidden).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, o))
+    step, best = 0, float("inf")
+    last = out / "last.pt"
+    if last.is_file():
+        ck = torch.load(last, map_location=device, weights_only=True)
+        if ck["config"] != configs.to_dict(cfg):
+            raise SystemExit(f"ocr-train: {last} was written with another config; use another --out or delete it")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        step, best = ck["step"], ck["best"]
+        print(f"ocr-train: resuming from {last} at step {step}", file=sys.stderr)
+
+    def checkpoint():
+        _atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                      "step": step, "best": best, "config": configs.to_dict(cfg)}, last)
+
+    log = out / "log.csv"
+    cols = ["step", "loss", "lr", "samples_s", "inf_losses"] + [f"val_{k}_{m}" for k in sets for m in ("CER", "CER_ci")] + ["score"]
+    if not log.is_file():
+        with open(log, "w", newline="") as fh:
+            csv.writer(fh).writerow(cols)
+
+    def write_row(**kw):
+        with open(log, "a", newline="") as fh:
+            csv.writer(fh).writerow([kw.get(c, "") for c in cols])
+
+    pairs = charset.case_pairs()
+    amp = device.type == "cuda"
+    stop = {"flag": False}
+    old = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    end = o.steps if max_steps is None else min(o.steps, step + max_steps)
+    bar = tqdm(total=o.steps, initial=step, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
+    metrics: dict = {}
+    run_loss, run_n, run_samples, run_inf, t0 = 0.0, 0, 0, 0, time.perf_counter()
+    model.train()
+    try:
+        while step < end and not stop["flag"]:
+            x, widths, labels, blind = batcher(step)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                logits = model(x.to(device), widths)
+            loss, n_inf = ctc_loss(logits, widths, labels, blind, pairs, charset.blank)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), o.clip)
+            opt.step()
+            sched.step()
+            step += 1
+            run_loss, run_n, run_samples, run_inf = run_loss + loss.item(), run_n + 1, run_samples + len(labels), run_inf + n_inf
+            bar.update(1)
+            if step % cfg.log_every == 0 or step == end:
+                rate = run_samples / (time.perf_counter() - t0)
+                bar.set_postfix(loss=f"{run_loss / run_n:.3f}", lr=f"{sched.get_last_lr()[0]:.1e}", lines_s=f"{rate:.0f}")
+                write_row(step=step, loss=f"{run_loss / run_n:.5f}", lr=f"{sched.get_last_lr()[0]:.3e}",
+                          samples_s=f"{rate:.1f}", inf_losses=run_inf)
+                run_loss, run_n, run_samples, run_inf, t0 = 0.0, 0, 0, 0, time.perf_counter()
+            if step % cfg.val_every == 0 or step == o.steps:
+                metrics = validate(Recognizer(model, charset, device=str(device)), sets)
+                model.train()
+                sc = score(metrics, sets)
+                write_row(step=step, score=f"{sc:.5f}", **{f"val_{k}_{m}": f"{v[m]:.5f}" for k, v in metrics.items() for m in ("CER", "CER_ci")})
+                bar.write(f"step {step}: " + "  ".join(f"{k} CER {v['CER']:.4f} CER_ci {v['CER_ci']:.4f} exact {v['exact']:.3f}" for k, v in metrics.items()))
+                _plot(log, out / "curves.png")
+                if sc < best:
+                    best = sc
+                    weightfile.save(out / "best.pt", model, charset, {
+                        "data": sources, "steps": step, "val": metrics, "val_note": "training-time validation subset",
+                        "config": configs.to_dict(cfg), "created": _dt.date.today().isoformat()})
+                checkpoint()
+            elif step % cfg.ckpt_every == 0:
+                checkpoint()
+    except KeyboardInterrupt:
+        stop["flag"] = True
+    finally:
+        bar.close()
+        signal.signal(signal.SIGTERM, old)
+        checkpoint()
+    if stop["flag"]:
+        print(f"ocr-train: stopped at step {step}; run the same command to resume", file=sys.stderr)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="ocr-train recognizer", description="Train the CRNN recognizer.")
+    ap.add_argument("--config", type=Path, default=None, help="YAML (default: the shipped crnn_s preset)")
+    ap.add_argument("--out", type=Path, default=Path("runs/recognizer"), help="run folder (checkpoints, log, best.pt)")
+    ap.add_argument("--device", default=None, help="cpu or cuda (overrides the config)")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        cfg = load_config(args.config or configs.path("recognizer/crnn_s.yaml"))
+    except configs.ConfigError as exc:
+        print(f"ocr-train: {exc}", file=sys.stderr)
+        return 2
+    if args.device:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, device=args.device)
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        print("ocr-train: --device cuda asked for, but no CUDA GPU is visible", file=sys.stderr)
+        return 2
+    for folder in cfg.data.real:
+        if not Path(folder).is_dir():
+            print(f"ocr-train: {folder}: no such page-set folder (config data.real)", file=sys.stderr)
+            return 2
+    train(cfg, args.out, progress=not args.quiet)
+    return 0

@@ -1,0 +1,262 @@
+"""Recognizer: charset, CTC decoding, batching/masking, weight files, training (tiny), public API."""
+import argparse
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from recognition import decoding, preprocess, weightfile
+from recognition.charset import Charset, UnknownCharacterError
+from recognition.crnn import CRNN, step_x, timesteps
+from recognition.predictor import Recognizer
+
+
+# ---- charset ------------------------------------------------------------------------------------------
+def test_charset_round_trip_and_blank():
+    cs = Charset("ab c")
+    assert cs.blank == 0 and len(cs) == 5               # blank + 4 characters
+    assert cs.encode("a cab") == [1, 3, 4, 1, 2]
+    assert cs.decode([0, 1, 0, 3, 4, 1, 2, 0]) == "a cab"  # blanks dropped, nothing collapsed
+    assert Charset.from_dict(cs.to_dict()) == cs
+    with pytest.raises(ValueError, match="outside"):
+        cs.decode([5])
+    with pytest.raises(ValueError, match="twice"):
+        Charset("abca")
+
+
+def test_charset_refuses_unknown_characters_clearly():
+    cs = Charset.from_file()
+    assert len(cs) == len(cs.chars) + 1 and "€" in cs and "…" in cs and " " in cs
+    assert cs.decode(cs.encode("Total: €12.50 – “paid” …")) == "Total: €12.50 – “paid” …"
+    with pytest.raises(UnknownCharacterError) as err:
+        cs.encode("box ☐ here")
+    assert "U+2610" in str(err.value) and "\n" not in str(err.value)
+    assert cs.unknown("a☐b☑☐") == ["☐", "☑"]
+
+
+def test_case_pairs_cover_ascii_letters():
+    cs = Charset.from_file()
+    pairs = dict(cs.case_pairs())
+    assert len(pairs) == 26
+    assert cs.decode([next(iter(pairs))]).isupper()
+    assert pairs[cs.encode("Q")[0]] == cs.encode("q")[0]
+
+
+# ---- decoding -----------------------------------------------------------------------------------------
+def _probs(rows, n_classes=4):
+    """Each row: {class: prob}; the rest of the mass spread evenly (tiny) so rows sum to 1."""
+    p = np.full((len(rows), n_classes), 0.0)
+    for t, r in enumerate(rows):
+        for c, v in r.items():
+            p[t, c] = v
+        rest = [c for c in range(n_classes) if c not in r]
+        p[t, rest] = (1 - sum(r.values())) / max(1, len(rest))
+    return p
+
+
+def test_greedy_collapses_repeats_and_reports_steps():
+    # path: a a _ a b b _  -> "aab"; the second 'a' starts at t=3; 'b' is most probable at t=5
+    p = _probs([{1: .9}, {1: .6}, {0: .8}, {1: .7}, {2: .5}, {2: .95}, {0: .9}])
+    d = decoding.greedy(p)
+    assert d.ids == [1, 1, 2]
+    assert d.steps == [0, 3, 5]
+    assert d.confs == pytest.approx([.9, .7, .95])
+    assert d.confidence == pytest.approx((.9 + .7 + .95) / 3)
+    assert decoding.greedy(_probs([{0: .9}] * 3)).ids == [] and decoding.greedy(_probs([{0: .9}])).confidence == 0.0
+
+
+def test_beam_search_beats_greedy_where_paths_add_up():
+    # Two steps, classes blank/a. Best path is "_ _" (0.36) -> "" ; but "a" collects a_ + _a + aa:
+    # 0.4*0.6 + 0.6*0.4 + 0.4*0.4 = 0.64 > 0.36, so the beam search reads "a".
+    p = np.array([[0.6, 0.4], [0.6, 0.4]])
+    assert decoding.greedy(p).ids == []
+    d = decoding.beam_search(p, beam_width=4)
+    assert d.ids == [1]
+    assert d.steps == [0] and d.confs == pytest.approx([0.4])   # the best path reading "a" ("a_", tied with "_a")
+
+
+def test_beam_search_agrees_with_greedy_on_peaked_input():
+    p = _probs([{1: .97}, {0: .97}, {1: .97}, {2: .97}, {2: .97}, {0: .97}, {3: .97}])
+    g, b = decoding.greedy(p), decoding.beam_search(p, beam_width=8)
+    assert b.ids == g.ids == [1, 1, 2, 3]
+    assert b.steps == g.steps == [0, 2, 3, 6] and b.confs == pytest.approx(g.confs)
+    with pytest.raises(ValueError):
+        decoding.beam_search(p, beam_width=0)
+
+
+def test_timestep_geometry():
+    assert [timesteps(w) for w in (8, 100, 101, 103, 104)] == [3, 26, 26, 26, 27]
+    model = CRNN(5, width=0.25, hidden=16).eval()
+    for w in (8, 37, 100):
+        assert model(torch.zeros(1, 1, 32, w)).shape == (timesteps(w), 1, 5)
+    assert step_x(0) == 0 and step_x(10) == 40
+
+
+# ---- predictor / batching -----------------------------------------------------------------------------
+def _text_crop(text, h=30):
+    import cv2
+
+    img = np.full((h, 12 * len(text) + 10, 3), 255, np.uint8)
+    cv2.putText(img, text, (5, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    return img
+
+
+def test_batch_masking_gives_the_same_output_alone_and_beside_wider_crops():
+    torch.manual_seed(0)
+    cs = Charset("abcdefghij")
+    model = CRNN(len(cs), width=0.25, hidden=16).eval()
+    rec = Recognizer(model, cs)
+    short, wide = _text_crop("abc"), _text_crop("abcdefghijabcdefghij")
+    lines = [preprocess.resize_height(preprocess.to_gray(c)) for c in (short, wide)]
+    alone, _ = rec._forward(lines[:1])
+    both, widths = rec._forward(lines)
+    t = timesteps(widths[0])
+    assert both.shape[0] > alone.shape[0] > t       # the batch pads the short crop further
+    np.testing.assert_allclose(alone[:t, 0], both[:t, 0], atol=1e-5)
+    assert [r.text for r in rec([short])] == [rec([wide, short, wide])[1].text]
+
+
+def test_shipped_recognizer_reads_a_line_the_same_alone_and_in_a_batch():
+    import recognition
+    from synth.lines import LineGenerator
+
+    assert recognition.weights_path() is not None, "the package must ship recognizer weights"
+    rec = Recognizer.from_file(recognition.weights_path())
+    gen = LineGenerator(seed=424242)
+    samples = [gen.line(i, text=t, profile="clean") for i, t in enumerate(
+        ["Invoice 2024-118", "Total due: $1,234.50 by 12/31/2026 — thank you for your business"])]
+    crops = [s.image for s in samples]
+    alone = rec(crops[:1])[0]
+    batched = rec([crops[1], crops[0], crops[1]])
+    assert batched[1].text == alone.text == "Invoice 2024-118"
+    assert batched[0].text == batched[2].text
+    assert 0.5 < alone.confidence <= 1.0 and len(alone.char_x) == len(alone.text) == len(alone.char_conf)
+    assert alone.char_x == sorted(alone.char_x) and 0 <= alone.char_x[0] < alone.char_x[-1] <= crops[0].shape[1]
+
+
+def test_predictor_takes_rgb_and_gray_and_rejects_bad_crops():
+    torch.manual_seed(0)
+    cs = Charset("abc")
+    rec = Recognizer(CRNN(len(cs), width=0.25, hidden=16), cs)
+    rgb = _text_crop("abc")
+    gray = rgb[:, :, 0].copy()
+    a, b = rec([rgb, gray])
+    assert a.text == b.text and a.confidence == pytest.approx(b.confidence)
+    assert rec([]) == []
+    with pytest.raises(ValueError, match="non-empty"):
+        rec([np.zeros((0, 5), np.uint8)])
+    with pytest.raises(ValueError, match="uint8"):
+        rec([np.zeros((5, 5), np.float32)])
+
+
+# ---- weight files -------------------------------------------------------------------------------------
+def test_weight_file_round_trip(tmp_path):
+    torch.manual_seed(1)
+    cs = Charset("abc ")
+    model = CRNN(len(cs), width=0.25, hidden=16).eval()
+    x = torch.randn(2, 1, 32, 40)
+    p = weightfile.save(tmp_path / "r.pt", model, cs, {"steps": 3, "data": ["unit test"]}, half=False)
+    m2, cs2, prov = weightfile.load(p)
+    assert cs2 == cs and prov["steps"] == 3 and m2.arch() == model.arch()
+    with torch.no_grad():
+        assert torch.equal(model(x), m2(x))
+    weightfile.save(tmp_path / "h.pt", model, cs, {}, half=True)
+    m3, _, _ = weightfile.load(tmp_path / "h.pt")
+    with torch.no_grad():
+        assert torch.allclose(model(x), m3(x), atol=0.05)
+    assert (tmp_path / "h.pt").stat().st_size < 0.6 * p.stat().st_size
+
+
+def test_weight_file_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.pt"
+    torch.save({"format": "ocr-recognizer/1", "arch": {}, "obj": argparse.Namespace(a=1)}, bad)
+    with pytest.raises(weightfile.WeightFileError, match="bad.pt: not a readable weight file") as err:
+        weightfile.load(bad)                                  # arbitrary objects refused (weights_only)
+    assert "\n" not in str(err.value)
+    torch.save({"format": "other"}, bad)
+    with pytest.raises(weightfile.WeightFileError, match="not a recognizer weight file"):
+        weightfile.load(bad)
+    with pytest.raises(weightfile.WeightFileError, match="no such weight file"):
+        weightfile.load(tmp_path / "missing.pt")
+
+
+def test_shipped_weights_are_small_and_describe_themselves():
+    import recognition
+
+    p = recognition.weights_path()
+    assert p is not None and p.stat().st_size <= 40 * 2**20
+    blob = torch.load(p, weights_only=True)
+    prov = blob["provenance"]
+    assert blob["arch"]["num_classes"] == len(blob["charset"]["chars"]) + 1
+    assert prov["steps"] > 0 and prov["data"] and "funsd" in prov["val"]
+
+
+# ---- training -----------------------------------------------------------------------------------------
+def test_case_fold_scores_both_cases():
+    from recognition.train import case_fold
+
+    cs = Charset("Aab")
+    lp = torch.log(torch.tensor([[[0.1, 0.2, 0.6, 0.1]]]))    # T=1,B=1: blank, A, a, b
+    f = case_fold(lp, cs.case_pairs())
+    assert f.exp()[0, 0].tolist() == pytest.approx([0.1, 0.8, 0.6, 0.1])
+
+
+def _tiny_cfg(tmp_path, **optim):
+    from recognition.train import DataConfig, ModelConfig, OptimConfig, TrainConfig
+
+    return TrainConfig(
+        model=ModelConfig(width=0.25, hidden=32),
+        data=DataConfig(synth_lines=48, synth_seed=3, val_synth=8, max_width=256, augment=0.0),
+        optim=OptimConfig(**{"steps": 60, "batch_size": 16, "batch_pixels": 4096, "lr": 3e-3, "warmup": 5, **optim}),
+        val_every=60, ckpt_every=20, log_every=10, workers=1, threads=2)
+
+
+def _losses(log):
+    with open(log, newline="") as fh:
+        return [(int(r["step"]), float(r["loss"])) for r in csv.DictReader(fh) if r["loss"]]
+
+
+def test_tiny_training_run_lowers_the_loss_and_resumes(tmp_path):
+    from recognition.train import train
+
+    cfg = _tiny_cfg(tmp_path)
+    out = tmp_path / "run"
+    train(cfg, out, progress=False, max_steps=30)          # "interrupted" at step 30
+    ck = torch.load(out / "last.pt", weights_only=True)
+    assert ck["step"] == 30
+    metrics = train(cfg, out, progress=False)              # resumes and finishes
+    losses = _losses(out / "log.csv")
+    assert [s for s, _ in losses] == [10, 20, 30, 40, 50, 60]
+    assert losses[-1][1] < 0.6 * losses[0][1], losses
+    assert set(metrics) == {"synth"} and (out / "best.pt").is_file() and (out / "curves.png").is_file()
+    m, cs, prov = weightfile.load(out / "best.pt")
+    assert prov["steps"] == 60 and cs == Charset.from_file()
+
+
+def test_training_refuses_unknown_characters_in_real_labels(tmp_path):
+    from recognition.train import RealPool
+    from synth import pageset
+
+    img = np.full((40, 200, 3), 255, np.uint8)
+    rec = {"width": 200, "height": 40, "lines": [{"box": [5, 5, 150, 30], "text": "☐ yes", "ignore": False}]}
+    for i in range(3):
+        pageset.write(tmp_path / "set", f"p{i}", img, rec)
+    cs = Charset.from_file()
+    with pytest.raises(UnknownCharacterError, match="U\\+2610"):
+        RealPool(tmp_path / "set", "train", cs, skip_unknown=False, case_blind=False)
+    pool = RealPool(tmp_path / "set", "train", cs, skip_unknown=True, case_blind=False)
+    assert len(pool) == 0 and pool.skipped == {"☐": 2}
+
+
+# ---- public API ---------------------------------------------------------------------------------------
+def test_pipeline_load_recognizes_crops_without_a_detector():
+    import pipeline
+    from synth.lines import LineGenerator
+
+    ocr = pipeline.load(threads=2)
+    line = LineGenerator(seed=77).line(0, text="Hello World 42", profile="clean")
+    (r,) = ocr.recognize([line.image])
+    assert r.text == "Hello World 42" and len(r.char_x) == 14
+    with pytest.raises(pipeline.NoWeightsError, match="detector"):
+        ocr("samples/letter.jpg")
