@@ -59,5 +59,5 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         torch.set_num_threads(int(threads))
     r = cfg.recognizer
     rec = Recognizer.from_file(rec_path, device=device, beam_width=r.beam_width, batch_size=r.batch_size,
-                               batch_pixels=r.batch_pixels, max_width=r.max_width)
+                               batch_pixels=r.batch_pixels, max_width=r.max_width, rotate_tall=r.rotate_tall)
     return OCR(rec)

@@ -15,6 +15,7 @@ class RecognizerConfig:
     batch_size: int = 64
     batch_pixels: int = 24000
     max_width: int = 4096
+    rotate_tall: bool = True
 
     def __post_init__(self):
         if self.beam_width < 1 or self.batch_size < 1 or self.batch_pixels < 32 or self.max_width < 8:

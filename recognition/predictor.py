@@ -4,6 +4,11 @@ pre-processing (:mod:`recognition.preprocess`: gray, height 32, aspect kept) -> 
 (similar widths together, so little padding) -> :class:`recognition.crnn.CRNN` with per-crop widths (padded
 steps never reach the BiLSTM) -> softmax cut to each crop's own steps -> CTC decoding
 (:mod:`recognition.decoding`) -> character x positions mapped back to the crop's own pixels.
+
+Tall crops (height >= 2 x width: vertical text such as form numbers printed up a page margin) are also
+read turned 90 degrees each way, and the reading with the highest confidence wins, much as PaddleOCR's
+pipeline turns tall crops; single characters, often taller than wide, mostly stay below that ratio.
+:attr:`Recognition.rotation` says which reading was kept.
 """
 from __future__ import annotations
 
@@ -28,6 +33,8 @@ class Recognition:
     confidence: float
     char_conf: list[float] = field(default_factory=list)
     char_x: list[float] = field(default_factory=list)
+    rotation: int = 0      # degrees the crop was turned clockwise before reading (0, 90 or 270);
+                           # ``char_x`` runs along the reading direction of the turned crop
 
     @property
     def chars(self) -> list[tuple[str, float, float]]:
@@ -38,12 +45,13 @@ class Recognition:
 class Recognizer:
     """``Recognizer(model, charset)(crops)``; ``beam_width`` 1 = greedy, more = prefix beam search.
 
-    ``batch_pixels`` caps a batch at that many input pixels columns (sum of padded widths), ``batch_size``
-    at that many crops; crops are batched in order of width so each batch pads little.
+    ``batch_pixels`` caps a batch at that many input pixel columns (crops x widest width), ``batch_size``
+    at that many crops; crops are batched in order of width so each batch pads little. ``rotate_tall``
+    also reads tall crops turned 90 degrees both ways and keeps the most confident reading.
     """
 
     def __init__(self, model: CRNN, charset: Charset, device: str = "cpu", beam_width: int = 1,
-                 batch_size: int = 64, batch_pixels: int = 24000, max_width: int = 4096):
+                 batch_size: int = 64, batch_pixels: int = 24000, max_width: int = 4096, rotate_tall: bool = True):
         if model.num_classes != len(charset):
             raise ValueError(f"model has {model.num_classes} classes but the charset {len(charset)}")
         if beam_width < 1:
@@ -52,6 +60,7 @@ class Recognizer:
         self.model = model.to(self.device).eval()
         self.charset, self.beam_width = charset, int(beam_width)
         self.batch_size, self.batch_pixels, self.max_width = int(batch_size), int(batch_pixels), int(max_width)
+        self.rotate_tall = bool(rotate_tall)
 
     @classmethod
     def from_file(cls, path: str | Path, device: str = "cpu", **kw) -> "Recognizer":
@@ -63,13 +72,22 @@ class Recognizer:
         return rec
 
     def __call__(self, crops: list[np.ndarray]) -> list[Recognition]:
-        lines = [preprocess.resize_height(preprocess.to_gray(c), self.max_width) for c in crops]
-        out: list[Recognition | None] = [None] * len(lines)
+        views = []                                   # (crop index, rotation, gray view)
+        for i, c in enumerate(crops):
+            g = preprocess.to_gray(c)
+            views.append((i, 0, g))
+            if self.rotate_tall and g.shape[0] >= 2 * g.shape[1]:
+                views += [(i, 90, np.rot90(g, -1)), (i, 270, np.rot90(g, 1))]
+        lines = [preprocess.resize_height(g, self.max_width) for _, _, g in views]
+        out: list[Recognition | None] = [None] * len(crops)
         for idx in self._batches([ln.shape[1] for ln in lines]):
-            probs, widths = self._forward([lines[i] for i in idx])
-            for j, i in enumerate(idx):
-                scale = np.asarray(crops[i]).shape[1] / lines[i].shape[1]
-                out[i] = self._decode(probs[:timesteps(widths[j]), j], scale)
+            probs, widths = self._forward([lines[k] for k in idx])
+            for j, k in enumerate(idx):
+                i, rot, g = views[k]
+                r = self._decode(probs[:timesteps(widths[j]), j], g.shape[1] / lines[k].shape[1])
+                r.rotation = rot
+                if out[i] is None or r.confidence > out[i].confidence:
+                    out[i] = r
         return out  # type: ignore[return-value]
 
     def _batches(self, widths: list[int]) -> list[list[int]]:

@@ -135,6 +135,20 @@ def test_shipped_recognizer_reads_a_line_the_same_alone_and_in_a_batch():
     assert alone.char_x == sorted(alone.char_x) and 0 <= alone.char_x[0] < alone.char_x[-1] <= crops[0].shape[1]
 
 
+def test_vertical_text_is_read_turned():
+    import recognition
+    from synth.lines import LineGenerator
+
+    rec = Recognizer.from_file(recognition.weights_path())
+    img = LineGenerator(seed=5).line(0, text="92657391", profile="clean").image
+    up = np.ascontiguousarray(np.rot90(img, 1))        # printed bottom-to-top, as up a form's margin
+    down = np.ascontiguousarray(np.rot90(img, -1))
+    r_up, r_down = rec([up, down])
+    assert (r_up.text, r_up.rotation) == ("92657391", 90)
+    assert (r_down.text, r_down.rotation) == ("92657391", 270)
+    assert Recognizer.from_file(recognition.weights_path(), rotate_tall=False)([up])[0].text != "92657391"
+
+
 def test_predictor_takes_rgb_and_gray_and_rejects_bad_crops():
     torch.manual_seed(0)
     cs = Charset("abc")
