@@ -104,7 +104,7 @@ def align(probs: np.ndarray, ids: list[int], blank: int = 0) -> tuple[list[int],
     path = np.empty(T, int)
     for t in range(T - 1, -1, -1):
         path[t] = s
-        s -= back[t, s]
+        s -= int(back[t, s])
     steps, confs = [], []
     for k, c in enumerate(ids):
         ts = np.nonzero(path == 2 * k + 1)[0]

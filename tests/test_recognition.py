@@ -83,6 +83,10 @@ def test_beam_search_agrees_with_greedy_on_peaked_input():
     assert b.steps == g.steps == [0, 2, 3, 6] and b.confs == pytest.approx(g.confs)
     with pytest.raises(ValueError):
         decoding.beam_search(p, beam_width=0)
+    # a long line (more than 127 alignment states): same string and steps as greedy
+    rows = [{c: .95} for c in ([1, 0, 2, 3, 0] * 40)]
+    g, b = decoding.greedy(_probs(rows)), decoding.beam_search(_probs(rows), beam_width=4)
+    assert len(g.ids) == 120 and b.ids == g.ids and b.steps == g.steps
 
 
 def test_timestep_geometry():
