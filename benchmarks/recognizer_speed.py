@@ -4,7 +4,8 @@
 
 Crops are the ground-truth boxes of the page sets' *validation* pages (evenly spaced, cut as ``ocr-eval
 --crops`` cuts them). Systems:
-- ``shipped``: the packaged recognizer through its predictor (width-sorted batches, greedy decoding);
+- ``shipped``: the packaged recognizer through ``pipeline.load()`` (its configured decoder), and again
+  with greedy decoding;
 - every other preset in ``configs/recognizer/`` at random init, speed only (the speed side of choosing
   the shipped preset; their accuracy needs a training run);
 - ``pp-ocrv4``: the PP-OCRv4 recognizer of ``rapidocr-onnxruntime`` on its own batched path, if installed
@@ -51,10 +52,13 @@ def systems(threads: int):
     from recognition.predictor import Recognizer
     from recognition.train import load_config
 
-    torch.set_num_threads(threads)
-    shipped = Recognizer.from_file(recognition.weights_path())
-    a = shipped.model.arch()
-    yield f"shipped (width {a['width']}, hidden {a['hidden']})", lambda cs: [r.text for r in shipped(cs)]
+    import pipeline
+
+    ocr = pipeline.load(threads=threads)                   # the shipped weights and configs/default.yaml
+    a, bw = ocr.recognizer.model.arch(), ocr.recognizer.beam_width
+    yield f"shipped (width {a['width']}, hidden {a['hidden']}, beam {bw})", lambda cs: [r.text for r in ocr.recognize(cs)]
+    greedy = Recognizer.from_file(recognition.weights_path())
+    yield f"shipped, greedy decoding", lambda cs: [r.text for r in greedy(cs)]
     for yaml in sorted(configs.ROOT.glob("recognizer/*.yaml")):
         m = load_config(yaml).model
         if (m.width, m.hidden) == (a["width"], a["hidden"]):

@@ -154,10 +154,10 @@ class PredLine:
 class ProjectSystem:
     name = "project"
 
-    def __init__(self, threads: int, device: str = "cpu"):
+    def __init__(self, threads: int, device: str = "cpu", config=None):
         import pipeline
 
-        self.ocr = pipeline.load(device=device, threads=threads)
+        self.ocr = pipeline.load(config, device=device, threads=threads)
 
     def page(self, img: np.ndarray) -> list[PredLine]:
         page = self.ocr(img)
@@ -245,10 +245,10 @@ class RapidOCRSystem:
 SYSTEMS = {"project": ProjectSystem, "tesseract": TesseractSystem, "rapidocr": RapidOCRSystem}
 
 
-def make_system(name: str, threads: int = 2, device: str = "cpu"):
+def make_system(name: str, threads: int = 2, device: str = "cpu", config=None):
     if name not in SYSTEMS:
         raise ValueError(f"unknown system {name!r}; choose from {', '.join(SYSTEMS)}")
-    return ProjectSystem(threads, device) if name == "project" else SYSTEMS[name](threads)
+    return ProjectSystem(threads, device, config) if name == "project" else SYSTEMS[name](threads)
 
 
 # ---- runners ------------------------------------------------------------------------------------------
@@ -357,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="use only the first N pages of each set")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads per system (default 2)")
     ap.add_argument("--device", default="cpu", help="device for the project's models (cpu, cuda)")
+    ap.add_argument("--config", type=Path, help="pipeline YAML for the project's system (default: configs/default.yaml)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON ('-' for stdout)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
@@ -370,7 +371,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.limit:
                 pages = pages[:args.limit]
             sets.append((folder, pages))
-        systems = [make_system(name, args.threads, args.device) for name in (args.system or ["project"])]
+        systems = [make_system(name, args.threads, args.device, args.config) for name in (args.system or ["project"])]
+        if not args.crops:
+            for system in systems:
+                if isinstance(system, ProjectSystem):
+                    system.ocr.check_pages()  # whole pages need the detector: say so before any page
     except (FileNotFoundError, ValueError, SystemUnavailable) as exc:
         print(f"ocr-eval: {exc}", file=sys.stderr)
         return 2

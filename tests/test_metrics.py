@@ -135,7 +135,9 @@ def test_eval_cli_project_system_without_weights(tmp_path, capsys):
     p = PageGenerator(seed=1, allow_fallback_fonts=True).page(0, layout="sparse")
     pageset.write(tmp_path, "a", p.image, p.to_json(""))
     assert ev.main([str(tmp_path)]) == 3
-    assert "no weights yet" in capsys.readouterr().err
+    assert "no weights yet for the detector" in capsys.readouterr().err
+    assert ev.main([str(tmp_path), "--crops", "--quiet"]) == 0   # the recognizer alone is shipped
+    assert "project" in capsys.readouterr().out
 
 
 @pytest.mark.skipif(not __import__("shutil").which("tesseract"), reason="tesseract not installed")
