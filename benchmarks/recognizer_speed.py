@@ -42,8 +42,6 @@ def crops_of(pagesets: list[str], n: int) -> list[np.ndarray]:
 
 
 def systems(threads: int):
-    import torch
-
     import configs
     import recognition
     from pipeline.evaluate import RapidOCRSystem, SystemUnavailable, TesseractSystem
@@ -58,7 +56,7 @@ def systems(threads: int):
     a, bw = ocr.recognizer.model.arch(), ocr.recognizer.beam_width
     yield f"shipped (width {a['width']}, hidden {a['hidden']}, beam {bw})", lambda cs: [r.text for r in ocr.recognize(cs)]
     greedy = Recognizer.from_file(recognition.weights_path())
-    yield f"shipped, greedy decoding", lambda cs: [r.text for r in greedy(cs)]
+    yield "shipped, greedy decoding", lambda cs: [r.text for r in greedy(cs)]
     for yaml in sorted(configs.ROOT.glob("recognizer/*.yaml")):
         m = load_config(yaml).model
         if (m.width, m.hidden) == (a["width"], a["hidden"]):
