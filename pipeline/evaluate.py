@@ -310,25 +310,31 @@ def evaluate_crops(system, pages, progress: bool = True, desc: str = "", batch: 
     from tqdm import tqdm
 
     items = list(gt_crops(pages))
-    e = eci = chars = exact = 0
-    times = []
+    preds, times = [], []
     bar = tqdm(total=len(items), desc=desc or system.name, disable=not progress, unit="crop", leave=False)
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
         t0 = time.perf_counter()
-        preds = system.crops([c for c, _ in chunk])
+        preds += system.crops([c for c, _ in chunk])
         times.append((time.perf_counter() - t0) / max(1, len(chunk)))
-        for (_, gt), pred in zip(chunk, preds):
-            g, p = " ".join(gt.split()), " ".join(pred.split())
-            e += edit_distance(g, p)
-            eci += edit_distance(g.casefold(), p.casefold())
-            chars += len(g)
-            exact += g == p
         bar.update(len(chunk))
     bar.close()
-    n = len(items)
-    return {"crops": n, "CER": e / chars if chars else 0.0, "CER_ci": eci / chars if chars else 0.0,
-            "exact": exact / n if n else 0.0, "s_per_crop": statistics.median(times) if times else 0.0}
+    return {"crops": len(items), **crop_scores([t for _, t in items], preds),
+            "s_per_crop": statistics.median(times) if times else 0.0}
+
+
+def crop_scores(gt_texts: list[str], pred_texts: list[str]) -> dict:
+    """``CER``, ``CER_ci`` (case-folded) and ``exact`` of line readings, whitespace runs as one space."""
+    e = eci = chars = exact = 0
+    for gt, pred in zip(gt_texts, pred_texts):
+        g, p = " ".join(gt.split()), " ".join(pred.split())
+        e += edit_distance(g, p)
+        eci += edit_distance(g.casefold(), p.casefold())
+        chars += len(g)
+        exact += g == p
+    n = len(gt_texts)
+    return {"CER": e / chars if chars else 0.0, "CER_ci": eci / chars if chars else 0.0,
+            "exact": exact / n if n else 0.0}
 
 
 # ---- CLI ----------------------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ class Recognizer:
         self.charset, self.beam_width = charset, int(beam_width)
         self.batch_size, self.batch_pixels, self.max_width = int(batch_size), int(batch_pixels), int(max_width)
         self.rotate_tall = bool(rotate_tall)
+        self.provenance: dict = {}     # what the weight file says of its training (from_file)
 
     @classmethod
     def from_file(cls, path: str | Path, device: str = "cpu", **kw) -> "Recognizer":

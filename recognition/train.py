@@ -328,20 +328,9 @@ def val_sets(cfg: TrainConfig, charset: Charset, cache_dir: Path | None) -> dict
 
 
 def validate(rec: Recognizer, sets: dict) -> dict[str, dict]:
-    from pipeline.evaluate import edit_distance
+    from pipeline.evaluate import crop_scores
 
-    out = {}
-    for name, (crops, texts, _) in sets.items():
-        preds = [r.text for r in rec(crops)]
-        e = eci = chars = exact = 0
-        for gt, pr in zip(texts, preds):
-            g, p = " ".join(gt.split()), " ".join(pr.split())
-            e += edit_distance(g, p)
-            eci += edit_distance(g.casefold(), p.casefold())
-            chars += len(g)
-            exact += g == p
-        out[name] = {"CER": e / max(1, chars), "CER_ci": eci / max(1, chars), "exact": exact / max(1, len(texts))}
-    return out
+    return {name: crop_scores(texts, [r.text for r in rec(crops)]) for name, (crops, texts, _) in sets.items()}
 
 
 def score(metrics: dict[str, dict], sets: dict) -> float:

@@ -30,12 +30,12 @@ class WeightFileError(ValueError):
 def save(path: str | Path, model: CRNN, charset: Charset, provenance: dict, half: bool = True) -> Path:
     """Write ``model`` (fp16 floats when ``half``) atomically to ``path``."""
     path = Path(path)
+    if model.num_classes != len(charset):
+        raise ValueError(f"model has {model.num_classes} classes but the charset {len(charset)}")
     sd = {k: (v.detach().to("cpu").half() if half and v.is_floating_point() else v.detach().to("cpu")).clone()
           for k, v in model.state_dict().items()}
     blob = {"format": FORMAT, "arch": model.arch(), "charset": charset.to_dict(), "state_dict": sd,
             "provenance": provenance}
-    if model.num_classes != len(charset):
-        raise ValueError(f"model has {model.num_classes} classes but the charset {len(charset)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(blob, tmp)
