@@ -50,6 +50,8 @@ class ModelConfig:
     width: float = 0.5                      # channel multiplier of the published conv stack
     hidden: int = 192                       # BiLSTM hidden size per direction
     charset: str = "charsets/default.txt"
+    init: str = ""                          # weight file to start from (same arch and charset), e.g. a
+                                            # previous stage's best.pt; empty = random initialisation
 
 
 @dataclass(frozen=True)
@@ -416,6 +418,10 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, o))
     step, best = 0, float("inf")
     last = out / "last.pt"
+    if cfg.model.init:
+        init_prov = _init_from(model, charset, cfg.model)
+        sources = [f"initialised from {cfg.model.init} ({init_prov.get('steps', '?')} steps on: "
+                   + "; ".join(init_prov.get("data", [])) + ")"] + sources
     if last.is_file():
         ck = torch.load(last, map_location=device, weights_only=True)
         if ck["config"] != configs.to_dict(cfg):
@@ -495,6 +501,21 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
     return metrics
 
 
+def _init_from(model: CRNN, charset: Charset, mc: ModelConfig) -> dict:
+    """Copy the weights of ``mc.init`` into ``model``; returns that file's provenance."""
+    try:
+        src, src_charset, prov = weightfile.load(mc.init)
+    except weightfile.WeightFileError as exc:
+        raise SystemExit(f"ocr-train: model.init: {exc}") from None
+    if src_charset.chars != charset.chars:
+        raise SystemExit(f"ocr-train: {mc.init}: its charset differs from {mc.charset}; cannot start from it")
+    if (src.width, src.hidden) != (mc.width, mc.hidden):
+        raise SystemExit(f"ocr-train: {mc.init}: width {src.width}, hidden {src.hidden} differ from the "
+                         f"config's {mc.width}, {mc.hidden}; cannot start from it")
+    model.load_state_dict({k: v.float() for k, v in src.state_dict().items()})
+    return prov
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="ocr-train recognizer", description="Train the CRNN recognizer.")
     ap.add_argument("--config", type=Path, default=None, help="YAML (default: the shipped crnn_s preset)")
@@ -520,3 +541,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     train(cfg, args.out, progress=not args.quiet)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -39,6 +39,7 @@ class LineConfig:
     rotate_deg: float = 1.0                     # residual rotation of a crop
     neighbours: float = 0.3                     # share with cut-off ink of the lines above/below
     rules: float = 0.15                         # share with a table rule or underline near the text
+    min_contrast: float = 0.5                   # redraw degradations scoring below (synth.degrade.ink_contrast)
     profiles: dict[str, float] = field(default_factory=lambda: {
         "clean": 1.0, "scan": 1.5, "fax": 1.0, "photocopy": 0.7, "photo": 0.8, "thermal": 0.5})
 

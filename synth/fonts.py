@@ -8,7 +8,8 @@ and sorts it into a *category* from its family name:
 ``serif`` (Times-like), ``sans`` (Helvetica/Arial-like), ``mono`` (Courier-like), ``condensed``
 (narrow sans/serif), ``receipt`` (dot-matrix and printer-like monospace) and ``typewriter``.
 
-Fonts that lack basic Latin (symbol and dingbat fonts) and hairline weights are skipped. When no font is
+Fonts that lack basic Latin (symbol and dingbat fonts), hairline weights and display styles whose glyphs
+are not plain ink (outline, inverted-box, shadow, stencil) are skipped. When no font is
 installed, :func:`discover` raises :class:`NoFontsError`, unless ``allow_fallback=True`` (tests), which
 returns Pillow's built-in scalable font so tests stay hermetic.
 """
@@ -29,7 +30,7 @@ FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local
              "/usr/share/texmf/fonts/opentype")
 CATEGORIES = ("serif", "sans", "mono", "condensed", "receipt", "typewriter")
 REQUIRED = set(string.ascii_letters + string.digits + ".,:;-/()$%&@#'\"!?")
-SKIP = re.compile(r"symbol|dingbat|math|hairline|thin|extralight|smallcaps|z003|d050000l|cantarell-light|keyboard|chorus", re.I)
+SKIP = re.compile(r"outline|inverted|inline|shadow|stencil|symbol|dingbat|math|hairline|thin|extralight|smallcaps|z003|d050000l|cantarell-light|keyboard|chorus", re.I)
 _RULES = (  # (category, pattern on "family style filename"), first match wins
     ("receipt", re.compile(r"dotgothic|ocr-?b|ocrb", re.I)),
     ("typewriter", re.compile(r"typewriter|courier ?prime|anonymous", re.I)),

@@ -4,7 +4,7 @@
 receipt, typewriter; bold/italic), a size (small sizes common, as on 100-dpi faxes), a string from
 :class:`synth.text.TextSource`, optional clutter a real line crop carries (cut-off ink of the lines above
 and below, an underline or a table rule), a crop with random margins, a small residual rotation and a
-degradation profile. The image is gray ``uint8``; ``box`` is the text's ink box in image pixels.
+degradation profile, redrawn while the result would be unreadable (``LineConfig.min_contrast``). The image is gray ``uint8``; ``box`` is the text's ink box in image pixels.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from synth.text import TextSource
 
 __all__ = ["LineGenerator", "LineSample"]
 
+_DRAWS = 4
 _CATEGORY_WEIGHTS = {"serif": 0.24, "sans": 0.3, "mono": 0.12, "condensed": 0.12, "receipt": 0.1, "typewriter": 0.12}
 
 
@@ -107,7 +108,17 @@ class LineGenerator:
                int(min(cx1 - cx0, np.ceil(bx1 - cx0))), int(min(cy1 - cy0, np.ceil(by1 - cy0))))
         name = "none"
         if degrade:
-            img, name = deg.degrade(img, rng, float(th), profile, dict(cfg.profiles))
+            # an unreadable line is label noise in training and an impossible target in testing: redraw
+            # the degradation while the ink does not stand out, keeping the best of _DRAWS draws
+            best = None
+            for _ in range(_DRAWS):
+                out, name = deg.degrade(img, rng, float(th), profile, dict(cfg.profiles))
+                score = deg.ink_contrast(img, out)
+                if best is None or score > best[0]:
+                    best = (score, out, name)
+                if score >= cfg.min_contrast:
+                    break
+            _, img, name = best
         out = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
         return LineSample(out, s, box, {"font": font.path, "size": size, "profile": name,
                                         "inverted": invert, "seed": self.seed, "index": int(index)})

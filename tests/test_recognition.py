@@ -252,6 +252,29 @@ def test_tiny_training_run_lowers_the_loss_and_resumes(tmp_path):
     assert prov["steps"] == 60 and cs == Charset.from_file()
 
 
+def test_training_starts_from_a_weight_file_and_refuses_a_mismatch(tmp_path):
+    from dataclasses import replace
+
+    from recognition.train import train
+
+    cs = Charset.from_file()
+    torch.manual_seed(11)
+    src = CRNN(len(cs), 0.25, 32)
+    weightfile.save(tmp_path / "init.pt", src, cs, {"data": ["stage one"], "steps": 7}, half=False)
+    cfg = _tiny_cfg(tmp_path, lr=0.0)  # no update: the run's weights stay those of the file
+    cfg = replace(cfg, model=replace(cfg.model, init=str(tmp_path / "init.pt")))
+    train(cfg, tmp_path / "run", progress=False, max_steps=1)
+    ck = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    for name, p in src.named_parameters():  # parameters, not BatchNorm's running statistics
+        assert torch.equal(ck["model"][name], p.detach()), name
+    wide = replace(cfg, model=replace(cfg.model, width=0.5))
+    with pytest.raises(SystemExit, match="width 0.25, hidden 32 differ"):
+        train(wide, tmp_path / "run2", progress=False, max_steps=1)
+    missing = replace(cfg, model=replace(cfg.model, init=str(tmp_path / "nope.pt")))
+    with pytest.raises(SystemExit, match="no such weight file"):
+        train(missing, tmp_path / "run3", progress=False, max_steps=1)
+
+
 def test_training_refuses_unknown_characters_in_real_labels(tmp_path):
     from recognition.train import RealPool
     from synth import pageset

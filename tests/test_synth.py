@@ -1,9 +1,11 @@
 """Geometry and determinism of the synthetic generator (hermetic: Pillow's font when none is installed)."""
+import cv2
 import numpy as np
 import pytest
 import shapely
 
 import configs
+from synth import degrade as deg
 from synth import fonts as fontmod
 from synth.config import LineConfig, PageConfig
 from synth.lines import LineGenerator
@@ -101,6 +103,37 @@ def test_lines_are_deterministic_and_degraded(lines):
     assert np.array_equal(a.image, b.image) and a.text == b.text and a.box == b.box
     assert a.image.ndim == 2 and a.image.dtype == np.uint8
     assert lines.line(8).text != a.text
+
+
+def test_ink_contrast_falls_as_a_line_becomes_unreadable():
+    img = np.full((32, 220), 255, np.uint8)
+    cv2.putText(img, "Total 12.50", (4, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, 0, 2)
+    rng = np.random.default_rng(0)
+    crisp = deg.ink_contrast(img, img)  # ~4.6: putText antialiases, so the 1-px ring is partly grey
+    faded = deg.ink_contrast(img, cv2.convertScaleAbs(img, alpha=0.4, beta=140))  # grey ink on grey paper
+    soft = deg.ink_contrast(img, cv2.GaussianBlur(img, (0, 0), 1.0))
+    smeared = deg.ink_contrast(img, cv2.GaussianBlur(img, (0, 0), 3.0))
+    noisy = deg.ink_contrast(img, np.clip(img + rng.normal(0, 150, img.shape), 0, 255).astype(np.uint8))
+    assert crisp > 4 and faded > 0.95 * crisp  # an even loss of contrast leaves the text readable
+    assert soft > 0.6 * crisp and smeared < 0.3 * crisp and noisy < 0.4 * crisp
+    assert deg.ink_contrast(img, 255 - img) == pytest.approx(crisp)  # polarity does not matter
+    blank = np.full((32, 50), 255, np.uint8)
+    assert deg.ink_contrast(blank, blank) == 0.0
+    with pytest.raises(ValueError, match="differ in size"):
+        deg.ink_contrast(img, img[:16])
+
+
+def test_degraded_lines_keep_their_ink_readable():
+    cfg = LineConfig()
+    gen = LineGenerator(cfg, seed=5, allow_fallback_fonts=True)
+    scores = [deg.ink_contrast(gen.line(i, degrade=False).image, gen.line(i).image) for i in range(40)]
+    # a line is redrawn up to 4 times while below the bar; the best draw is kept if none clears it
+    assert sum(s < cfg.min_contrast for s in scores) <= 1, sorted(scores)[:5]
+
+
+def test_display_fonts_with_hollow_or_boxed_glyphs_are_skipped():
+    assert fontmod.SKIP.search("OCR B Inverted OCRBX.otf") and fontmod.SKIP.search("OCR B Outline OCRBF.otf")
+    assert not fontmod.SKIP.search("OCR B Regular OCRB.otf")
 
 
 def test_text_source_kinds_and_charset():
