@@ -1,0 +1,142 @@
+"""Text-line construction: fine text proposals -> oriented line quads, pure numpy.
+
+Shapes: ``N`` proposals, each a box ``x0, y0, x1, y1`` one stride wide (input pixels) with a text score
+and optionally a side-refinement offset (:func:`detection.box_coder.decode_side`).
+
+Steps (after Tian et al. 2016, sec. 3.1, adapted to documents):
+
+1. keep proposals scoring at least ``score_thresh``; non-maximum suppression at ``nms_iou``;
+2. link each proposal to its nearest successor to the right: a proposal whose left edge lies within
+   ``max_gap`` x (its height) of its right edge, overlapping it vertically by ``min_v_overlap`` of the
+   smaller height, with heights within ``min_size_sim`` of each other. Among the candidates of the
+   nearest column the best-scoring one is taken, and the link holds only if the proposal is also that
+   successor's best predecessor (so a line does not jump to the line below through one noisy box);
+3. chains of at least ``min_proposals`` become lines: the centre line is fitted by least squares (keeps a
+   small skew), top and bottom edges are the median offsets of the proposals' tops and bottoms from it;
+4. the ends move to the side-refinement estimate of the end proposals (when given); the line score is the
+   mean proposal score, and lines under ``min_line_score`` are dropped.
+
+The gap scales with text height: a fixed pixel gap (the original 50 px) merges the columns of a small-
+print page and splits the words of a big heading.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from detection import box_coder
+
+__all__ = ["TextLineConfig", "TextLine", "nms", "build_lines"]
+
+
+@dataclass(frozen=True)
+class TextLineConfig:
+    score_thresh: float = 0.7
+    nms_iou: float = 0.3
+    max_gap: float = 1.2           # in heights of the left proposal
+    min_v_overlap: float = 0.6     # vertical overlap / smaller height
+    min_size_sim: float = 0.6      # smaller height / larger height
+    min_proposals: int = 2
+    min_line_score: float = 0.75
+
+
+@dataclass
+class TextLine:
+    quad: np.ndarray               # 4,2 clockwise from top-left
+    score: float
+    proposals: np.ndarray          # indices into the proposals given to build_lines
+
+    @property
+    def box(self) -> np.ndarray:
+        return np.concatenate([self.quad.min(0), self.quad.max(0)])
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Indices of the boxes kept by greedy non-maximum suppression, best score first."""
+    order = np.argsort(-scores, kind="stable")
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep = []
+    while len(order):
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        iw = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
+        ih = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
+        inter = iw * ih
+        order = rest[inter / np.maximum(area[i] + area[rest] - inter, 1e-9) <= iou]
+    return np.asarray(keep, np.int64)
+
+
+def _pairs_ok(b: np.ndarray, i: int, cand: np.ndarray, cfg: TextLineConfig) -> np.ndarray:
+    h = b[:, 3] - b[:, 1]
+    ov = np.minimum(b[i, 3], b[cand, 3]) - np.maximum(b[i, 1], b[cand, 1])
+    small = np.minimum(h[i], h[cand])
+    return (ov >= cfg.min_v_overlap * small) & (small >= cfg.min_size_sim * np.maximum(h[i], h[cand]))
+
+
+def _neighbours(b: np.ndarray, i: int, cfg: TextLineConfig, right: bool) -> np.ndarray:
+    """Proposals of the nearest column (right or left of ``i``) that ``i`` may link to."""
+    gap = cfg.max_gap * (b[i, 3] - b[i, 1])
+    if right:
+        cand = np.nonzero((b[:, 0] > b[i, 0]) & (b[:, 0] - b[i, 2] <= gap))[0]
+    else:
+        cand = np.nonzero((b[:, 0] < b[i, 0]) & (b[i, 0] - b[:, 2] <= gap))[0]
+    cand = cand[_pairs_ok(b, i, cand, cfg)] if len(cand) else cand
+    if not len(cand):
+        return cand
+    near = b[cand, 0].min() if right else b[cand, 0].max()
+    return cand[b[cand, 0] == near]
+
+
+def _fit(b: np.ndarray, s: np.ndarray, side: np.ndarray | None) -> tuple[np.ndarray, float]:
+    cx = (b[:, 0] + b[:, 2]) / 2
+    cy = (b[:, 1] + b[:, 3]) / 2
+    slope = float(np.polyfit(cx, cy, 1)[0]) if np.ptp(cx) > 0 else 0.0
+    top = float(np.median(b[:, 1] - slope * cx))
+    bot = float(np.median(b[:, 3] - slope * cx))
+    left, right = int(np.argmin(b[:, 0])), int(np.argmax(b[:, 2]))
+    xl, xr = float(b[left, 0]), float(b[right, 2])
+    if side is not None:
+        w = b[0, 2] - b[0, 0]
+        sl = float(box_coder.decode_side(side[[left]], b[[left]])[0])
+        sr = float(box_coder.decode_side(side[[right]], b[[right]])[0])
+        xl = float(np.clip(sl, b[left, 0] - w, b[left, 2])) if np.isfinite(sl) else xl
+        xr = float(np.clip(sr, b[right, 0], b[right, 2] + w)) if np.isfinite(sr) else xr
+    quad = np.array([[xl, slope * xl + top], [xr, slope * xr + top], [xr, slope * xr + bot], [xl, slope * xl + bot]])
+    return quad, float(s.mean())
+
+
+def build_lines(boxes: np.ndarray, scores: np.ndarray, side: np.ndarray | None = None,
+                cfg: TextLineConfig = TextLineConfig()) -> list[TextLine]:
+    """Text lines from proposals ``boxes (N, 4)``, ``scores (N,)`` and optional ``side (N,)`` offsets,
+    sorted top to bottom, then left to right."""
+    boxes, scores = np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(scores, np.float64).reshape(-1)
+    idx = np.nonzero(scores >= cfg.score_thresh)[0]
+    idx = idx[nms(boxes[idx], scores[idx], cfg.nms_iou)] if len(idx) else idx
+    b, s = boxes[idx], scores[idx]
+    sd = None if side is None else np.asarray(side, np.float64).reshape(-1)[idx]
+    n = len(b)
+    succ = np.full(n, -1, np.int64)
+    has_pred = np.zeros(n, bool)
+    for i in np.argsort(-s, kind="stable"):  # best first, so a tie for one successor goes to the best
+        nxt = _neighbours(b, i, cfg, right=True)
+        if not len(nxt):
+            continue
+        j = int(nxt[np.argmax(s[nxt])])
+        prev = _neighbours(b, j, cfg, right=False)
+        if s[i] >= s[prev].max() and not has_pred[j]:
+            succ[i], has_pred[j] = j, True
+    lines = []
+    for start in np.nonzero(~has_pred)[0]:
+        chain, k = [], int(start)
+        while k >= 0 and len(chain) <= n:
+            chain.append(k)
+            k = int(succ[k])
+        if len(chain) < cfg.min_proposals:
+            continue
+        c = np.asarray(chain)
+        quad, score = _fit(b[c], s[c], None if sd is None else sd[c])
+        if score >= cfg.min_line_score:
+            lines.append(TextLine(quad, score, idx[c]))
+    lines.sort(key=lambda ln: (float(ln.quad[:, 1].mean()), float(ln.quad[0, 0])))
+    return lines

@@ -1,0 +1,209 @@
+"""Detector geometry: anchors, box coder, training targets, text-line construction (no torch, no weights)."""
+import math
+
+import numpy as np
+import pytest
+
+from detection import anchors, box_coder, targets, textlines
+
+
+# ---- anchors ------------------------------------------------------------------------------------------
+def test_anchor_grid_golden_values():
+    g = anchors.grid(2, 3, stride=16, offset=8.0)
+    assert g.shape == (2 * 3 * 10, 4)
+    g = g.reshape(2, 3, 10, 4)
+    # row 0, column 0, smallest anchor (h 11): centre (8, 8) -> x 0..16, y 8 -/+ 5.5
+    assert g[0, 0, 0].tolist() == [0.0, 2.5, 16.0, 13.5]
+    # row 1, column 2, tallest anchor (h 283): centre (2*16+8, 16+8) = (40, 24)
+    assert g[1, 2, 9].tolist() == [32.0, 24 - 141.5, 48.0, 24 + 141.5]
+    assert np.allclose(g[..., 3] - g[..., 1], np.array(anchors.HEIGHTS))  # heights in the stated order
+    assert np.all(g[..., 2] - g[..., 0] == 16)
+    # the centre offset is honoured, not assumed
+    assert anchors.grid(1, 1, stride=16, offset=7.5)[0].tolist() == [-0.5, 2.0, 15.5, 13.0]
+
+
+# ---- box coder ----------------------------------------------------------------------------------------
+def test_box_coder_golden_and_round_trip():
+    a = np.array([[0.0, 5.0, 16.0, 25.0]])                 # centre y 15, height 20
+    gt = np.array([[0.0, 10.0, 16.0, 30.0]])               # centre y 20, height 20
+    assert box_coder.encode(gt, a).tolist() == [[0.25, 0.0]]  # (20 - 15) / 20, log(20 / 20)
+    rng = np.random.default_rng(0)
+    g = anchors.grid(20, 30, 16, 8.0)
+    y0 = rng.uniform(-50, 400, len(g))
+    gt = np.stack([g[:, 0], y0, g[:, 2], y0 + rng.uniform(1, 300, len(g))], 1)
+    assert np.allclose(box_coder.decode(box_coder.encode(gt, g), g), gt)
+    x = rng.uniform(-100, 600, len(g))
+    assert np.allclose(box_coder.decode_side(box_coder.encode_side(x, g), g), x)
+    assert box_coder.encode_side(np.array([16.0]), np.array([[16.0, 0, 32.0, 10]])).tolist() == [-0.5]
+    with pytest.raises(ValueError, match="y1 > y0"):
+        box_coder.encode(np.array([[0, 5, 16, 5.0]]), a)
+
+
+# ---- targets ------------------------------------------------------------------------------------------
+def test_fine_boxes_follow_a_skewed_quad_column_by_column():
+    quad = [[10, 100], [90, 108], [90, 128], [10, 120]]    # slope 0.1, 20 px tall
+    fine, owner = targets.fine_boxes([quad], 16)
+    # columns 0..5 cover x 0..96; column 0 has 6 px of the line (< 8: dropped), column 5 has 10 (kept)
+    assert fine[:, 0].tolist() == [16, 32, 48, 64, 80] and set(owner.tolist()) == {0}
+    # column 1 (x 16..32): top edge from y 100.6 to 102.2, bottom from 120.6 to 122.2
+    assert fine[0, 1] == pytest.approx(100.6) and fine[0, 3] == pytest.approx(122.2)
+    # the last column is cut where the line ends (x 90): top 108 at the end
+    assert fine[-1, 3] == pytest.approx(128.0)
+    tiny, _ = targets.fine_boxes([[40, 10, 45, 20]], 16)   # shorter than half a column: keeps one
+    assert tiny.tolist() == [[32, 10, 48, 20]]
+
+
+def test_assign_labels_a_hand_made_page():
+    h, w, a = 8, 10, 10
+    g = anchors.grid(h, w, 16, 8.0)
+    line = [16, 32, 96, 48]                  # height 16 centred at y 40: anchor row 2 fits it exactly
+    t = targets.assign(g, (h, w, a), 16, [line], ignore=[[16, 96, 64, 112]])
+    lab = t.labels.reshape(h, w, a)
+    pos = sorted(map(tuple, np.argwhere(lab == 1).tolist()))
+    assert pos == [(2, j, 1) for j in range(1, 6)]          # 16-px anchors of columns 1..5, IoU 1
+    # near misses are not scored: the 11-px anchor (IoU 11/16 = 0.69) and the 23-px one (16/23 = 0.70)
+    assert lab[2, 3, 0] == -1 and lab[2, 3, 2] == -1
+    assert lab[2, 7, 1] == 0 and lab[0, 0, 0] == 0          # background
+    assert lab[6, 2, 1] == -1 and lab[6, 5, 1] == 0         # inside the ignored region; beside it
+    assert np.allclose(t.vert[t.labels == 1], 0.0)         # exact fit: zero deltas
+    side = {j: t.side.reshape(h, w, a)[2, j, 1] for j in range(1, 6) if t.side_mask.reshape(h, w, a)[2, j, 1]}
+    # centres 24, 40 are within 32 px of the left end (16); 72, 88 of the right end (96); 56 of neither
+    assert side == {1: -0.5, 2: -1.5, 4: 1.5, 5: 0.5}
+
+
+def test_best_anchor_of_a_fine_box_is_positive_even_below_the_iou_bar():
+    g = anchors.grid(8, 10, 16, 8.0)
+    t = targets.assign(g, (8, 10, 10), 16, [[16, 40, 96, 56]])   # straddles rows 2 and 3
+    lab = t.labels.reshape(8, 10, 10)
+    # best IoU is 16/33 = 0.48 for the 33-px anchors centred at y 40 and 56; the first wins the tie
+    assert sorted(map(tuple, np.argwhere(lab == 1).tolist())) == [(2, j, 3) for j in range(1, 6)]
+
+
+def test_sample_caps_count_and_positive_share():
+    labels = np.array([1] * 300 + [0] * 1000 + [-1] * 50, np.int8)
+    out = targets.sample(labels, np.random.default_rng(0), 256, 0.5)
+    assert (out == 1).sum() == 128 and (out == 0).sum() == 128
+    assert np.all(labels[out == 1] == 1) and np.all(labels[out == 0] == 0)
+    few = targets.sample(np.array([1, 0, 0, 0], np.int8), np.random.default_rng(0), 256, 0.5)
+    assert few.tolist() == [1, 0, 0, 0]
+
+
+# ---- text lines ---------------------------------------------------------------------------------------
+def _props(x0, x1, y_top, height, step=16, score=0.95, slope=0.0):
+    xs = np.arange(x0, x1, step, dtype=float)
+    tops = y_top + slope * (xs + step / 2 - x0)
+    return np.stack([xs, tops, xs + step, tops + height], 1), np.full(len(xs), score)
+
+
+def _cat(*parts):
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def test_two_columns_stay_apart_and_word_gaps_stay_whole():
+    # left column: words of a 20-px line with one empty column (16 px) between them;
+    # right column starts 48 px (2.4 heights) after the left one ends, on the same baseline
+    left = _cat(_props(0, 96, 100, 20), _props(112, 208, 100, 20), _props(224, 288, 100, 20))
+    right = _props(336, 512, 100, 20)
+    boxes, scores = _cat(left, right)
+    lines = textlines.build_lines(boxes, scores)
+    assert len(lines) == 2
+    assert lines[0].box.tolist() == pytest.approx([0, 100, 288, 120])
+    assert lines[1].box.tolist() == pytest.approx([336, 100, 512, 120])
+    # a big heading (60 px) keeps its 48-px word gap: the gap scales with the height
+    big = _cat(_props(0, 160, 300, 60), _props(208, 400, 300, 60))
+    assert len(textlines.build_lines(*big)) == 1
+
+
+def test_stacked_lines_do_not_merge_and_low_scores_drop():
+    boxes, scores = _cat(_props(0, 160, 100, 20), _props(0, 160, 124, 20), _props(0, 160, 300, 20, score=0.5))
+    lines = textlines.build_lines(boxes, scores)
+    assert [ln.box[1] for ln in lines] == pytest.approx([100, 124])
+    assert textlines.build_lines(*_props(0, 16, 10, 20)) == []  # a single proposal is not a line
+
+
+def test_a_three_degree_line_gives_the_right_quad():
+    slope = math.tan(math.radians(3))
+    boxes, scores = _props(0, 480, 200, 24, slope=slope)
+    (line,) = textlines.build_lines(boxes, scores)
+    expect = [[0, 200 - slope * 8], [480, 200 + slope * 472], [480, 224 + slope * 472], [0, 224 - slope * 8]]
+    assert np.abs(line.quad - np.array(expect)).max() < 0.5
+    assert line.score == pytest.approx(0.95)
+
+
+def test_side_refinement_moves_the_line_ends():
+    boxes, scores = _props(32, 192, 50, 20)
+    side = np.zeros(len(boxes))
+    side[0], side[-1] = -0.25, 0.25          # ends 4 px outward of the end proposals' centres (40, 184)
+    (line,) = textlines.build_lines(boxes, scores, side)
+    assert line.box[[0, 2]].tolist() == pytest.approx([36, 188])
+
+
+def test_nms_keeps_the_best_of_overlapping_proposals():
+    boxes = np.array([[0, 0, 16, 20], [0, 1, 16, 21], [0, 40, 16, 60.0]])
+    keep = textlines.nms(boxes, np.array([0.8, 0.9, 0.7]), 0.3)
+    assert keep.tolist() == [1, 2]
+
+
+# ---- network and loss -----------------------------------------------------------------------------------
+def test_vgg_backbone_declares_stride_16_and_scales_width():
+    import torch
+
+    from detection.backbone import VGG16
+
+    full = VGG16(1.0, batch_norm=False)
+    convs = [m for m in full.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 13 and [c.out_channels for c in convs][::3] == [64, 128, 256, 512, 512]
+    assert full.stride == 16 and full.out_channels == 512
+    half = VGG16(0.5)
+    y = half(torch.zeros(1, 3, 64, 96))
+    assert y.shape == (1, 256, 64 // 16, 96 // 16)
+
+
+def test_ctpn_outputs_follow_the_anchor_grid_and_rows_are_sequences():
+    import torch
+
+    from detection.ctpn import CTPN
+
+    torch.manual_seed(0)
+    m = CTPN(width=0.125, lstm_hidden=16, fc=32).eval()
+    x = torch.rand(2, 3, 48, 320)
+    out = m(x)
+    assert out["scores"].shape == (2, 3, 20, 10, 2) and out["vert"].shape == (2, 3, 20, 10, 2)
+    assert out["side"].shape == (2, 3, 20, 10)
+    assert len(anchors.grid(3, 20, m.stride, m.stride / 2)) == out["side"][0].numel()
+    # the BiLSTM reads along each row: blanking x >= 288 changes the outputs of column 0 (x < 16), which
+    # the convolutions alone cannot see (VGG16's receptive field + the 3x3 window reach x ~ 140 from it)
+    x2 = x.clone()
+    x2[..., 288:] = 0
+    with torch.no_grad():
+        conv_a, conv_b = m.window(m.backbone(x))[..., 0], m.window(m.backbone(x2))[..., 0]
+        a, b = m(x)["scores"][0, :, 0], m(x2)["scores"][0, :, 0]
+    assert torch.equal(conv_a, conv_b) and (a - b).abs().max() > 0  # identical conv input: only the row RNN differs
+
+
+def test_ctpn_loss_trains_a_tiny_model_on_one_page():
+    import torch
+
+    from detection.ctpn import CTPN
+    from detection.loss import ctpn_loss
+
+    torch.manual_seed(0)
+    img = np.full((64, 192, 3), 255, np.uint8)
+    img[24:40, 16:160] = 0                                      # one "line" of ink, 16 px tall
+    m = CTPN(width=0.125, lstm_hidden=16, fc=32)
+    h, w = 64 // 16, 192 // 16
+    g = anchors.grid(h, w, 16, 8.0)
+    t = targets.assign(g, (h, w, 10), 16, [[16, 24, 160, 40]])
+    lab = targets.sample(t.labels, np.random.default_rng(0), 64, 0.5)
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255 - 0.5
+    gt = [torch.from_numpy(v)[None] for v in (lab, t.vert, t.side, t.side_mask)]
+    opt = torch.optim.Adam(m.parameters(), 3e-3)
+    losses = []
+    for _ in range(40):
+        loss, parts = ctpn_loss(m(x), *gt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert set(parts) == {"cls", "vert", "side"} and parts["side"] >= 0
+    assert losses[-1] < 0.5 * losses[0], losses[::8]
