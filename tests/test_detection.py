@@ -207,3 +207,76 @@ def test_ctpn_loss_trains_a_tiny_model_on_one_page():
         losses.append(loss.item())
     assert set(parts) == {"cls", "vert", "side"} and parts["side"] >= 0
     assert losses[-1] < 0.5 * losses[0], losses[::8]
+
+
+# ---- predictor ----------------------------------------------------------------------------------------
+def test_line_height_estimate_follows_the_page_scale():
+    import cv2
+
+    from detection.predictor import estimate_line_height
+    from synth.pages import PageGenerator
+
+    p = PageGenerator(seed=5, allow_fallback_fonts=True).page(0, layout="letter", degrade=False, geometry=False)
+    gt = float(np.median([ln["box"][3] - ln["box"][1] for ln in p.lines if len(ln["text"]) > 3]))
+    est = estimate_line_height(p.image)     # a small-print page: ~13-px lines, like a 100-dpi fax
+    assert 0.75 * gt < est < 1.33 * gt, (est, gt)
+    h, w = p.image.shape[:2]
+    double = estimate_line_height(cv2.resize(p.image, (w * 2, h * 2), interpolation=cv2.INTER_LINEAR))
+    assert double == pytest.approx(est * 2, rel=0.15)
+    assert estimate_line_height(np.full((300, 200, 3), 255, np.uint8)) is None   # blank page: no estimate
+
+
+def test_working_size_scales_for_the_text_and_caps_the_side():
+    from detection.predictor import DetectorConfig, working_size
+
+    cfg = DetectorConfig(line_height=18, max_side=2048, fallback_side=1280)
+    assert working_size(2000, 1600, 36.0, cfg) == (1008, 800)      # scale 0.5: 1000 -> nearest multiple of 16
+    assert working_size(7000, 5000, 36.0, cfg) == (2048, 1456)     # 0.5 would give 3500: capped at 2048
+    assert working_size(1000, 500, None, cfg) == (1280, 640)       # no estimate: the fallback long side
+    assert working_size(100, 60, 3.0, cfg) == (304, 176)           # tiny text: at most 3x up
+
+
+class _FakeCTPN(torch.nn.Module if (torch := __import__("torch")) else object):
+    """Stands in for a trained CTPN: 'text' at feature row 2, columns 3..9, anchor 1 (16 px), no vertical
+    offsets, side offsets putting the line's ends at the outer edges of its end columns."""
+    stride, num_anchors = 16, 10
+
+    def forward(self, x):
+        b, _, h, w = x.shape
+        fh, fw = h // 16, w // 16
+        scores = torch.zeros(b, fh, fw, 10, 2)
+        scores[..., 0] = 5.0
+        scores[:, 2, 3:10, 1] = torch.tensor([0.0, 5.0])
+        side = torch.zeros(b, fh, fw, 10)
+        side[:, 2, 3, 1], side[:, 2, 9, 1] = -0.5, 0.5
+        return {"scores": scores, "vert": torch.zeros(b, fh, fw, 10, 2), "side": side}
+
+
+def test_detector_maps_lines_back_to_the_input_pixels(monkeypatch):
+    from detection import predictor
+
+    monkeypatch.setattr(predictor, "estimate_line_height", lambda img, *a: 36.0)  # -> working scale 0.5
+    det = predictor.Detector(_FakeCTPN(), predictor.DetectorConfig(line_height=18))
+    img = np.full((320, 480, 3), 255, np.uint8)
+    (line,) = det(img)
+    # working image 160 x 240; proposals x 48..160, y 32..48 (row 2 centre 40, height 16); back at x2
+    assert line.box.tolist() == pytest.approx([96, 64, 320, 96])
+    assert line.score == pytest.approx(float(torch.softmax(torch.tensor([0.0, 5.0]), 0)[1]))
+
+
+def test_detector_weight_file_round_trip(tmp_path):
+    from detection import weightfile
+    from detection.ctpn import CTPN
+    from detection.predictor import Detector
+
+    torch.manual_seed(0)
+    m = CTPN(width=0.125, lstm_hidden=16, fc=32).eval()
+    weightfile.save(tmp_path / "d.pt", m, {"data": ["test"], "steps": 1}, half=False)
+    det = Detector.from_file(tmp_path / "d.pt")
+    x = torch.rand(1, 3, 32, 64)
+    with torch.no_grad():
+        assert torch.equal(det.model(x)["scores"], m(x)["scores"])
+    assert det.provenance["steps"] == 1 and det.heights == tuple(float(h) for h in anchors.HEIGHTS)
+    torch.save({"format": "ocr-recognizer/1"}, tmp_path / "r.pt")
+    with pytest.raises(weightfile.WeightFileError, match="not a detector weight file"):
+        weightfile.load(tmp_path / "r.pt")
