@@ -280,3 +280,41 @@ def test_detector_weight_file_round_trip(tmp_path):
     torch.save({"format": "ocr-recognizer/1"}, tmp_path / "r.pt")
     with pytest.raises(weightfile.WeightFileError, match="not a detector weight file"):
         weightfile.load(tmp_path / "r.pt")
+
+
+# ---- training data ------------------------------------------------------------------------------------
+def test_row_segments_merge_into_lines_but_far_fields_stay_apart():
+    from detection.data import merge_row_segments, merged_quad
+
+    boxes = np.array([
+        [10, 100, 60, 114],      # "Name:"             0
+        [66, 101, 150, 115],     # "J. Smith" 6 px on  1  -> same line as 0
+        [400, 100, 470, 114],    # "Date:" 250 px on   2  -> its own line (a form's other field)
+        [10, 130, 90, 144],      # next row            3
+        [95, 160, 300, 200],     # a heading, 40 tall  4  (not the same size as row 3's text)
+    ], float)
+    assert merge_row_segments(boxes) == [[0, 1], [2], [3], [4]]
+    q = merged_quad(boxes[[0, 1]])
+    assert q[:, 0].min() == 10 and q[:, 0].max() == 150
+    # the quad holds both segments: slope from their centres (x 35 -> 108, y 107 -> 108), edges that contain them
+    assert q[0, 1] <= 100 and q[3, 1] >= 114 and q[1, 1] <= 101 and q[2, 1] >= 115
+    assert q[1, 1] - q[0, 1] == pytest.approx(140 / 73)
+
+
+def test_sample_crop_scales_to_the_target_height_and_moves_the_quads():
+    from detection.data import line_height, sample_crop
+
+    img = np.full((400, 600, 3), 255, np.uint8)
+    quads = [targets.as_quad([50, 100 + 40 * k, 550, 136 + 40 * k]) for k in range(5)]   # 36-px lines
+    for q in quads:
+        img[int(q[0, 1]):int(q[2, 1]), int(q[0, 0]):int(q[1, 0])] = 0
+    crop, gq, ig = sample_crop(img, quads, [], np.random.default_rng(3), size=(128, 160), target_height=18,
+                               jitter=(1.0, 1.0))
+    assert crop.shape == (128, 160, 3) and ig == []
+    assert line_height(gq) == pytest.approx(18.0, abs=0.01)          # 36 px lines at scale 0.5
+    for q in gq:                                                     # ink sits where the quads say
+        x0, y0, x1, y1 = np.clip(np.r_[q.min(0), q.max(0)], 0, [160, 128, 160, 128]).astype(int)
+        if x1 - x0 > 4 and y1 - y0 > 4:
+            assert crop[y0 + 2:y1 - 2, x0 + 2:x1 - 2].max() < 64
+    small = sample_crop(img[:50, :60], [], [], np.random.default_rng(0), size=(64, 64))[0]
+    assert small.shape == (64, 64, 3)                               # padded with the paper colour
