@@ -125,7 +125,8 @@ class Detector:
         boxes = box_coder.decode(vert, grid[keep])
         return boxes, prob[keep], side, (ww / w, hh / h)
 
-    def __call__(self, image: np.ndarray) -> list[DetectedLine]:
+    def run(self, image: np.ndarray) -> tuple[list[DetectedLine], np.ndarray, np.ndarray]:
+        """Lines, and the proposals they were built from (boxes in input pixels, scores), for drawing."""
         boxes, scores, side, (sx, sy) = self.proposals(image)
         lines: list[TextLine] = build_lines(boxes, scores, side, self.cfg.lines)
         h, w = image.shape[:2]
@@ -134,4 +135,7 @@ class Detector:
             q = ln.quad / np.array([sx, sy])
             q[:, 0], q[:, 1] = q[:, 0].clip(0, w), q[:, 1].clip(0, h)
             out.append(DetectedLine(q, ln.score))
-        return out
+        return out, boxes / np.array([sx, sy, sx, sy]), scores
+
+    def __call__(self, image: np.ndarray) -> list[DetectedLine]:
+        return self.run(image)[0]

@@ -73,10 +73,9 @@ def ocr_train(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.model == "recognizer":
         from recognition.train import main
-
-        return main(args.rest)
-    return _fail("ocr-train", "no training code for the detector in this build yet; it lands with the "
-                 "detector and its weights", 3)
+    else:
+        from detection.train import main
+    return main(args.rest)
 
 
 def ocr_eval(argv: list[str] | None = None) -> int:

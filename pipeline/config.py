@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import configs
+from detection.predictor import DetectorConfig
 
-__all__ = ["PipelineConfig", "RecognizerConfig", "load"]
+__all__ = ["PipelineConfig", "RecognizerConfig", "DetectorConfig", "load"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class RecognizerConfig:
 @dataclass(frozen=True)
 class PipelineConfig:
     recognizer: RecognizerConfig = RecognizerConfig()
+    detector: DetectorConfig = DetectorConfig()
 
 
 def load(file: str | Path | None = None) -> PipelineConfig:

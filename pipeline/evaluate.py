@@ -11,6 +11,7 @@ Per page set (a folder in the ``shared/data/real`` format) and system:
   of predicted boxes; a predicted box is precise when >= 50 % of its area lies in the union of
   ground-truth boxes, each grown by 3 px. Line-versus-segment granularity does not count against anyone.
 - ``s_per_page``: median wall seconds per page, model loading excluded.
+- ``--detect``: line detection alone (each system's line boxes or quads): ``det_R/P/F``, ``s_per_page``.
 - ``--crops``: the recognizer alone on each ground-truth box cut with a 2 px margin: ``CER`` (case-
   sensitive), ``CER_ci`` (case-folded), ``exact`` (share of crops read exactly); whitespace runs are
   collapsed first.
@@ -163,6 +164,9 @@ class ProjectSystem:
         page = self.ocr(img)
         return [PredLine(tuple(ln.box), ln.text, ln.quad) for ln in page.lines]
 
+    def detect(self, img: np.ndarray) -> list[PredLine]:
+        return [PredLine(tuple(ln.box.tolist()), "", ln.quad.tolist()) for ln in self.ocr.detect(img)]
+
     def crops(self, crops: list[np.ndarray]) -> list[str]:
         return [r.text for r in self.ocr.recognize(crops)]
 
@@ -242,6 +246,9 @@ class RapidOCRSystem:
         return [text for text, _score in result]
 
 
+TesseractSystem.detect = TesseractSystem.page   # their whole pipelines' line boxes
+RapidOCRSystem.detect = RapidOCRSystem.page
+
 SYSTEMS = {"project": ProjectSystem, "tesseract": TesseractSystem, "rapidocr": RapidOCRSystem}
 
 
@@ -258,8 +265,9 @@ def _load(page):
     return images.load(page.image)
 
 
-def evaluate_pages(system, pages, progress: bool = True, desc: str = "") -> dict:
-    """All page metrics of ``system`` over ``pages`` (``synth.pageset.PageRecord`` list)."""
+def evaluate_pages(system, pages, progress: bool = True, desc: str = "", detect_only: bool = False) -> dict:
+    """All page metrics of ``system`` over ``pages`` (``synth.pageset.PageRecord`` list); with
+    ``detect_only`` the system's line detection alone (``system.detect``), scored by coverage."""
     from tqdm import tqdm
 
     tm = tg = tp = de = dc = df = dn = dpr = dpn = failed = 0
@@ -268,7 +276,7 @@ def evaluate_pages(system, pages, progress: bool = True, desc: str = "") -> dict
         img = _load(page)
         t0 = time.perf_counter()
         try:
-            pred = system.page(img)
+            pred = system.detect(img) if detect_only else system.page(img)
         except Exception as exc:  # one bad page must not end the run; it scores as an empty prediction
             print(f"ocr-eval: {page.image}: {system.name} failed: {exc}", file=sys.stderr)
             pred, failed = [], failed + 1
@@ -282,6 +290,9 @@ def evaluate_pages(system, pages, progress: bool = True, desc: str = "") -> dict
         df, dn, dpr, dpn = df + f, dn + n, dpr + pr, dpn + pn
     tok_p, tok_r, tok_f = _prf(tm, tp, tm, tg)
     det_p, det_r, det_f = _prf(dpr, dpn, df, dn)
+    if detect_only:
+        return {"pages": len(pages), "failed": failed, "det_R": det_r, "det_P": det_p, "det_F": det_f,
+                "s_per_page": statistics.median(times) if times else 0.0}
     return {"pages": len(pages), "failed": failed, "tok_P": tok_p, "tok_R": tok_r, "tok_F": tok_f,
             "seg_CER": de / dc if dc else 0.0, "det_R": det_r, "det_P": det_p, "det_F": det_f,
             "s_per_page": statistics.median(times) if times else 0.0}
@@ -340,6 +351,7 @@ def crop_scores(gt_texts: list[str], pred_texts: list[str]) -> dict:
 # ---- CLI ----------------------------------------------------------------------------------------------
 PAGE_COLS = ("pages", "tok_P", "tok_R", "tok_F", "seg_CER", "det_R", "det_P", "det_F", "s_per_page")
 CROP_COLS = ("crops", "CER", "CER_ci", "exact", "s_per_crop")
+DETECT_COLS = ("pages", "det_R", "det_P", "det_F", "s_per_page")
 
 
 def format_table(rows: list[dict], cols: tuple[str, ...]) -> str:
@@ -359,7 +371,9 @@ def main(argv: list[str] | None = None) -> int:
                     "(repeat for a side-by-side run; default: project)")
     ap.add_argument("--split", default="all", choices=("all", "train", "val"),
                     help="pages to use: all, or the train / val split (val = last 40 SROIE / 30 FUNSD pages)")
-    ap.add_argument("--crops", action="store_true", help="recognizer only, on ground-truth crops")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--crops", action="store_true", help="recognizer only, on ground-truth crops")
+    mode.add_argument("--detect", action="store_true", help="line detection only: det_R/P/F and s_per_page")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N pages of each set")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads per system (default 2)")
     ap.add_argument("--device", default="cpu", help="device for the project's models (cpu, cuda)")
@@ -378,10 +392,11 @@ def main(argv: list[str] | None = None) -> int:
                 pages = pages[:args.limit]
             sets.append((folder, pages))
         systems = [make_system(name, args.threads, args.device, args.config) for name in (args.system or ["project"])]
-        if not args.crops:
-            for system in systems:
-                if isinstance(system, ProjectSystem):
-                    system.ocr.check_pages()  # whole pages need the detector: say so before any page
+        for system in systems:
+            if isinstance(system, ProjectSystem) and args.detect:
+                system.ocr.check_detector()  # say so before any page
+            elif isinstance(system, ProjectSystem) and not args.crops and not args.detect:
+                system.ocr.check_pages()  # whole pages need both models: say so before any page
     except (FileNotFoundError, ValueError, SystemUnavailable) as exc:
         print(f"ocr-eval: {exc}", file=sys.stderr)
         return 2
@@ -396,14 +411,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.crops:
                 res = evaluate_crops(system, pages, not args.quiet, desc)
             else:
-                res = evaluate_pages(system, pages, not args.quiet, desc)
+                res = evaluate_pages(system, pages, not args.quiet, desc, detect_only=args.detect)
             rows.append({"set": folder.name, "split": args.split, "system": system.name, **res})
-    cols = CROP_COLS if args.crops else PAGE_COLS
+    cols = CROP_COLS if args.crops else DETECT_COLS if args.detect else PAGE_COLS
     print(format_table(rows, cols))
     if any(r.get("failed") for r in rows):
         print("note: pages a system failed on were scored as empty predictions (see stderr)")
     if args.json:
-        doc = {"mode": "crops" if args.crops else "pages", "threads": args.threads, "results": rows}
+        doc = {"mode": "crops" if args.crops else "detect" if args.detect else "pages", "threads": args.threads, "results": rows}
         text = json.dumps(doc, indent=2)
         if args.json == "-":
             print(text)

@@ -22,7 +22,6 @@ import argparse
 import csv
 import datetime as _dt
 import hashlib
-import math
 import os
 import signal
 import sys
@@ -37,6 +36,7 @@ import torch
 from torch import nn
 
 import configs
+from pipeline.training import atomic_save, lr_factor, plot_log
 from recognition import preprocess, weightfile
 from recognition.charset import Charset
 from recognition.crnn import CRNN, HEIGHT
@@ -341,49 +341,6 @@ def score(metrics: dict[str, dict], sets: dict) -> float:
 
 
 # ---- loop ---------------------------------------------------------------------------------------------
-def _lr_factor(step: int, o: OptimConfig) -> float:
-    if step < o.warmup:
-        return (step + 1) / o.warmup
-    t = min(1.0, (step - o.warmup) / max(1, o.steps - o.warmup))
-    return o.final_lr + (1 - o.final_lr) * 0.5 * (1 + math.cos(math.pi * t))
-
-
-def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _plot(log: Path, png: Path) -> None:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        if not _plot.__dict__.get("warned"):
-            print("ocr-train: matplotlib is not installed (pip install 'ocr-page[train]'), so no curves.png",
-                  file=sys.stderr)
-            _plot.warned = True
-        return
-    with open(log, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        return
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    tr = [r for r in rows if r["loss"]]
-    a.plot([int(r["step"]) for r in tr], [float(r["loss"]) for r in tr])
-    a.set(xlabel="step", ylabel="CTC loss per char", yscale="log", title="training loss")
-    for col in [c for c in rows[0] if c.startswith("val_")]:
-        pts = [(int(r["step"]), float(r[col])) for r in rows if r[col]]
-        if pts:
-            b.plot(*zip(*pts), marker="o", label=col[4:])
-    b.set(xlabel="step", ylabel="CER", yscale="log", title="validation")
-    b.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(png, dpi=90)
-    plt.close(fig)
-
-
 def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | None = None) -> dict:
     """Run (or resume) training into ``out``; returns the last validation metrics.
     ``max_steps`` stops early (for tests) without changing the schedule."""
@@ -415,7 +372,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
 
     model = CRNN(len(charset), cfg.model.width, cfg.model.hidden).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, o))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, o.warmup, o.steps, o.final_lr))
     step, best = 0, float("inf")
     last = out / "last.pt"
     if cfg.model.init:
@@ -433,7 +390,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
         print(f"ocr-train: resuming from {last} at step {step}", file=sys.stderr)
 
     def checkpoint():
-        _atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+        atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                       "step": step, "best": best, "config": configs.to_dict(cfg)}, last)
 
     log = out / "log.csv"
@@ -481,7 +438,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                 sc = score(metrics, sets)
                 write_row(step=step, score=f"{sc:.5f}", **{f"val_{k}_{m}": f"{v[m]:.5f}" for k, v in metrics.items() for m in ("CER", "CER_ci")})
                 bar.write(f"step {step}: " + "  ".join(f"{k} CER {v['CER']:.4f} CER_ci {v['CER_ci']:.4f} exact {v['exact']:.3f}" for k, v in metrics.items()))
-                _plot(log, out / "curves.png")
+                plot_log(log, out / "curves.png", "CTC loss per char", "CER")
                 if sc < best:
                     best = sc
                     weightfile.save(out / "best.pt", model, charset, {

@@ -1,8 +1,10 @@
-"""Detector geometry: anchors, box coder, training targets, text-line construction (no torch, no weights)."""
+"""Detector: geometry (anchors, box coder, targets, text lines; pure numpy), network, predictor, training,
+public API. No shipped weights are needed: networks are tiny, untrained or stand-ins."""
 import math
 
 import numpy as np
 import pytest
+import torch
 
 from detection import anchors, box_coder, targets, textlines
 
@@ -146,8 +148,6 @@ def test_nms_keeps_the_best_of_overlapping_proposals():
 
 # ---- network and loss -----------------------------------------------------------------------------------
 def test_vgg_backbone_declares_stride_16_and_scales_width():
-    import torch
-
     from detection.backbone import VGG16
 
     full = VGG16(1.0, batch_norm=False)
@@ -160,8 +160,6 @@ def test_vgg_backbone_declares_stride_16_and_scales_width():
 
 
 def test_ctpn_outputs_follow_the_anchor_grid_and_rows_are_sequences():
-    import torch
-
     from detection.ctpn import CTPN
 
     torch.manual_seed(0)
@@ -182,8 +180,6 @@ def test_ctpn_outputs_follow_the_anchor_grid_and_rows_are_sequences():
 
 
 def test_ctpn_loss_trains_a_tiny_model_on_one_page():
-    import torch
-
     from detection.ctpn import CTPN
     from detection.loss import ctpn_loss
 
@@ -236,32 +232,36 @@ def test_working_size_scales_for_the_text_and_caps_the_side():
     assert working_size(100, 60, 3.0, cfg) == (304, 176)           # tiny text: at most 3x up
 
 
-class _FakeCTPN(torch.nn.Module if (torch := __import__("torch")) else object):
+def _fake_ctpn():
     """Stands in for a trained CTPN: 'text' at feature row 2, columns 3..9, anchor 1 (16 px), no vertical
     offsets, side offsets putting the line's ends at the outer edges of its end columns."""
-    stride, num_anchors = 16, 10
 
-    def forward(self, x):
-        b, _, h, w = x.shape
-        fh, fw = h // 16, w // 16
-        scores = torch.zeros(b, fh, fw, 10, 2)
-        scores[..., 0] = 5.0
-        scores[:, 2, 3:10, 1] = torch.tensor([0.0, 5.0])
-        side = torch.zeros(b, fh, fw, 10)
-        side[:, 2, 3, 1], side[:, 2, 9, 1] = -0.5, 0.5
-        return {"scores": scores, "vert": torch.zeros(b, fh, fw, 10, 2), "side": side}
+    class FakeCTPN(torch.nn.Module):
+        stride, num_anchors = 16, 10
+
+        def forward(self, x):
+            b, _, h, w = x.shape
+            fh, fw = h // 16, w // 16
+            scores = torch.zeros(b, fh, fw, 10, 2)
+            scores[..., 0] = 5.0
+            scores[:, 2, 3:10, 1] = torch.tensor([0.0, 5.0])
+            side = torch.zeros(b, fh, fw, 10)
+            side[:, 2, 3, 1], side[:, 2, 9, 1] = -0.5, 0.5
+            return {"scores": scores, "vert": torch.zeros(b, fh, fw, 10, 2), "side": side}
+
+    return FakeCTPN()
 
 
 def test_detector_maps_lines_back_to_the_input_pixels(monkeypatch):
     from detection import predictor
 
     monkeypatch.setattr(predictor, "estimate_line_height", lambda img, *a: 36.0)  # -> working scale 0.5
-    det = predictor.Detector(_FakeCTPN(), predictor.DetectorConfig(line_height=18))
+    det = predictor.Detector(_fake_ctpn(), predictor.DetectorConfig(line_height=18))
     img = np.full((320, 480, 3), 255, np.uint8)
     (line,) = det(img)
     # working image 160 x 240; proposals x 48..160, y 32..48 (row 2 centre 40, height 16); back at x2
     assert line.box.tolist() == pytest.approx([96, 64, 320, 96])
-    assert line.score == pytest.approx(float(torch.softmax(torch.tensor([0.0, 5.0]), 0)[1]))
+    assert line.score == pytest.approx(1 / (1 + math.exp(-5.0)))     # softmax of (0, 5)
 
 
 def test_detector_weight_file_round_trip(tmp_path):
@@ -318,3 +318,125 @@ def test_sample_crop_scales_to_the_target_height_and_moves_the_quads():
             assert crop[y0 + 2:y1 - 2, x0 + 2:x1 - 2].max() < 64
     small = sample_crop(img[:50, :60], [], [], np.random.default_rng(0), size=(64, 64))[0]
     assert small.shape == (64, 64, 3)                               # padded with the paper colour
+
+
+# ---- training -----------------------------------------------------------------------------------------
+def _tiny_det_cfg(tmp_path, real=None, **optim):
+    from detection.train import DataConfig, ModelConfig, OptimConfig, TrainConfig
+
+    return TrainConfig(
+        model=ModelConfig(width=0.125, lstm_hidden=16, fc=32),
+        data=DataConfig(synth_pages=3, synth_seed=2, val_synth=1, real=real or {}, crop=(128, 160),
+                        val_pages=2),
+        optim=OptimConfig(**{"steps": 60, "batch_size": 2, "lr": 3e-3, "warmup": 5, **optim}),
+        val_every=60, ckpt_every=10, log_every=10, workers=1, threads=2)
+
+
+def test_tiny_detector_training_run_lowers_the_loss_and_resumes(tmp_path):
+    import csv
+
+    from detection import weightfile
+    from detection.train import train
+
+    cfg = _tiny_det_cfg(tmp_path)
+    out = tmp_path / "run"
+    train(cfg, out, progress=False, max_steps=30)          # "interrupted" at step 30
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 30
+    metrics = train(cfg, out, progress=False)              # resumes and finishes
+    with open(out / "log.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh)]
+    losses = [(int(r["step"]), float(r["loss"])) for r in rows if r["loss"]]
+    assert [s for s, _ in losses] == [10, 20, 30, 40, 50, 60]
+    assert losses[-1][1] < 0.85 * losses[0][1], losses      # 2.04 -> 1.63 when written
+    assert set(metrics) == {"synth"} and 0.0 <= metrics["synth"]["det_F"] <= 1.0
+    assert (out / "best.pt").is_file() and (out / "curves.png").is_file()
+    m, anc, prov = weightfile.load(out / "best.pt")
+    assert prov["steps"] == 60 and anc["heights"] == [float(h) for h in anchors.HEIGHTS]
+
+
+def test_real_pages_load_as_merged_lines_and_never_from_the_val_split(tmp_path):
+    from detection.train import load_pages
+    from synth import pageset
+
+    img = np.full((60, 300, 3), 255, np.uint8)
+    for i in range(10):
+        rec = {"width": 300, "height": 60, "lines": [
+            {"box": [10, 10, 60, 24], "text": "Name:", "ignore": False},
+            {"box": [66, 10, 150, 24], "text": "J. Smith", "ignore": False},
+            {"box": [10, 40, 90, 54], "text": "###", "ignore": True}]}
+        pageset.write(tmp_path / "set", f"p{i:02d}", img, rec)
+    train_pages = load_pages(tmp_path / "set", "train", 1.0)
+    val_pages = load_pages(tmp_path / "set", "val", 1.0)
+    assert len(train_pages) == 9 and len(val_pages) == 1            # 10 % of a set held out
+    assert {p.image.name for p in train_pages}.isdisjoint({p.image.name for p in val_pages})
+    p = train_pages[0]
+    assert len(p.lines) == 1 and p.lines[0][:, 0].min() == 10 and p.lines[0][:, 0].max() == 150
+    assert len(p.ignore) == 1 and len(p.segments) == 3
+
+
+# ---- public API ---------------------------------------------------------------------------------------
+def test_pipeline_load_works_with_only_the_detector(tmp_path, monkeypatch):
+    import detection
+    import pipeline
+    import recognition
+    from detection import weightfile
+    from detection.ctpn import CTPN
+
+    torch.manual_seed(0)
+    weightfile.save(tmp_path / "ctpn.pt", CTPN(width=0.125, lstm_hidden=16, fc=32), {"steps": 0}, half=False)
+    monkeypatch.setattr(detection, "weights_path", lambda: tmp_path / "ctpn.pt")
+    monkeypatch.setattr(recognition, "weights_path", lambda: None)
+    ocr = pipeline.load(threads=2)
+    page = np.full((200, 300, 3), 255, np.uint8)
+    lines = ocr.detect(page)                       # an untrained network: any number of lines, all inside
+    assert isinstance(lines, list) and all(0 <= ln.box[0] <= ln.box[2] <= 300 for ln in lines)
+    with pytest.raises(pipeline.NoWeightsError, match="no weights yet for the recognizer"):
+        ocr.recognize([page])
+    with pytest.raises(pipeline.NoWeightsError, match="recognizer"):
+        ocr(page)
+
+
+def test_ocr_eval_detect_mode_scores_the_project_detector(tmp_path, monkeypatch, capsys):
+    import json
+
+    import detection
+    from detection import weightfile
+    from detection.ctpn import CTPN
+    from pipeline import evaluate as ev
+    from synth import pageset
+
+    torch.manual_seed(0)
+    weightfile.save(tmp_path / "ctpn.pt", CTPN(width=0.125, lstm_hidden=16, fc=32), {"steps": 0}, half=False)
+    monkeypatch.setattr(detection, "weights_path", lambda: tmp_path / "ctpn.pt")
+    img = np.full((120, 200, 3), 255, np.uint8)
+    pageset.write(tmp_path / "set", "a", img, {"width": 200, "height": 120,
+                                               "lines": [{"box": [10, 10, 120, 30], "text": "x", "ignore": False}]})
+    assert ev.main([str(tmp_path / "set"), "--detect", "--quiet", "--json", str(tmp_path / "r.json")]) == 0
+    table = capsys.readouterr().out
+    assert all(c in table for c in ev.DETECT_COLS)
+    row = json.loads((tmp_path / "r.json").read_text())["results"][0]
+    assert row["pages"] == 1 and 0.0 <= row["det_F"] <= 1.0 and "tok_F" not in row
+
+
+def test_draw_and_the_debug_command(tmp_path, monkeypatch, capsys):
+    import cv2
+
+    from detection import __main__ as cli
+    from detection import predictor
+    from detection.draw import draw_detections
+
+    page = np.full((100, 200, 3), 255, np.uint8)
+    line = predictor.DetectedLine(np.array([[20.0, 30], [150, 30], [150, 50], [20, 50]]), 0.9)
+    img = draw_detections(page, [line], np.array([[20, 30, 36, 50.0]]), np.array([0.8]))
+    assert img.shape == page.shape and (page == 255).all()           # the input is left alone
+    r, g, b = (int(v) for v in img[30, 80])                          # on the line's top edge: green
+    assert g > 120 and r < 80 and b < 80 and tuple(img[90, 190]) == (255, 255, 255)
+    assert tuple(img[40, 20]) != (255, 255, 255)                       # the proposal's left side
+    monkeypatch.setattr(predictor.Detector, "from_file", classmethod(lambda cls, *a, **k: cls(_fake_ctpn())))
+    monkeypatch.setattr(predictor, "estimate_line_height", lambda img, *a: 18.0)
+    cv2.imwrite(str(tmp_path / "p.png"), np.full((96, 240, 3), 255, np.uint8))
+    assert cli.main([str(tmp_path / "p.png"), "--weights", "x.pt", "--draw", str(tmp_path / "d.png")]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("0.993\t48.0,32.0 160.0,32.0")
+    assert cv2.imread(str(tmp_path / "d.png")).shape == (96, 240, 3)
+    assert cli.main([str(tmp_path / "missing.png"), "--weights", "x.pt"]) == 2

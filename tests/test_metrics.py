@@ -136,6 +136,8 @@ def test_eval_cli_project_system_without_weights(tmp_path, capsys):
     pageset.write(tmp_path, "a", p.image, p.to_json(""))
     assert ev.main([str(tmp_path)]) == 3
     assert "no weights yet for the detector" in capsys.readouterr().err
+    assert ev.main([str(tmp_path), "--detect"]) == 3
+    assert "no weights yet for the detector" in capsys.readouterr().err
     assert ev.main([str(tmp_path), "--crops", "--quiet"]) == 0   # the recognizer alone is shipped
     assert "project" in capsys.readouterr().out
 

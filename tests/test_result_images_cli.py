@@ -61,9 +61,12 @@ def test_ocr_page_says_no_weights_yet(capsys):
     assert ocr_page(["missing.png"]) == 2
 
 
-def test_ocr_train_is_clear_about_bad_configs_and_the_missing_detector(capsys, tmp_path):
-    assert ocr_train(["detector"]) == 3
-    assert "detector" in capsys.readouterr().err
+def test_ocr_train_is_clear_about_bad_configs(capsys, tmp_path):
+    assert ocr_train(["detector", "--config", str(tmp_path / "none.yaml")]) == 2
+    assert capsys.readouterr().err.strip() == f"ocr-train: {tmp_path / 'none.yaml'}: config file not found"
+    (tmp_path / "bad_det.yaml").write_text("data:\n  crop: [100, 100]\n  cropz: 1\n")
+    assert ocr_train(["detector", "--config", str(tmp_path / "bad_det.yaml")]) == 2
+    assert "unknown key 'data.cropz' (did you mean 'data.crop'?)" in capsys.readouterr().err
     assert ocr_train(["recognizer", "--config", str(tmp_path / "none.yaml")]) == 2
     assert capsys.readouterr().err.strip() == f"ocr-train: {tmp_path / 'none.yaml'}: config file not found"
     bad = tmp_path / "bad.yaml"

@@ -1,0 +1,111 @@
+"""Detector speed on A4 pages at 200 and 300 dpi, 2 CPU threads, systems side by side on the same pages.
+
+    python benchmarks/detector_speed.py [--threads 2] [--repeat 3] [--widths 0.25 0.5 1.0]
+
+Pages: a synthetic A4 letter (``synth``, clean, no skew) rendered at 200 and at 300 dpi. Systems:
+- ``shipped``: the packaged detector through ``pipeline.load().detect`` (working-scale estimate, network,
+  text-line construction), when the package has detector weights;
+- CTPN at each ``--widths`` backbone width at random init, speed only (the speed side of choosing the
+  shipped width; accuracy needs a training run). An untrained head proposes little, so these times are
+  the network and pre-processing; a trained one adds text-line construction (milliseconds);
+- ``pp-ocrv4 det``: the DB detector of ``rapidocr-onnxruntime`` (detection only), if installed;
+- ``tesseract --psm 3``: Tesseract's page layout analysis + recognition (it has no detection-only mode),
+  for scale, if installed.
+Each system runs once to warm up, then the best of ``--repeat`` timed passes is reported.
+This is a benchmark, not a test: it prints figures and asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def a4_page(dpi: int):
+    from synth import config as synth_config
+    from synth.pages import PageGenerator
+
+    cfg = synth_config.load()
+    pcfg = replace(cfg.page, skew_deg=0.0, perspective_share=0.0, handwriting=0.0, dpi=(dpi, dpi), dpi_high=0.0)
+    return PageGenerator(pcfg, seed=11).page(0, layout="letter", profile="clean").image
+
+
+def systems(threads: int, widths: list[float]):
+    import numpy as np
+    import torch
+
+    import detection
+    from detection.ctpn import CTPN
+    from detection.predictor import Detector
+    from pipeline.config import load as load_config
+    from pipeline.evaluate import SystemUnavailable, TesseractSystem
+
+    torch.set_num_threads(threads)
+    cfg = load_config().detector
+    if detection.weights_path() is not None:
+        import pipeline
+
+        ocr = pipeline.load(threads=threads)
+        a = ocr.detector.model.arch()
+        yield f"shipped (width {a['width']})", ocr.detect
+    else:
+        print("  (shipped: no detector weights in this build)")
+    for w in widths:
+        torch.manual_seed(0)
+        det = Detector(CTPN(width=w), cfg)
+        yield f"ctpn width {w} (untrained, speed only)", det
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+
+        try:
+            eng = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
+        except TypeError:
+            eng = RapidOCR()
+        yield "pp-ocrv4 det (rapidocr-onnxruntime)", lambda img: eng(np.ascontiguousarray(img[..., ::-1]),
+                                                                      use_cls=False, use_rec=False)
+    except ImportError:
+        print("  (pp-ocrv4 det: skipped, pip install rapidocr-onnxruntime)")
+    try:
+        yield "tesseract --psm 3 (layout + recognition)", TesseractSystem(threads).page
+    except SystemUnavailable as exc:
+        print(f"  (tesseract: skipped, {exc})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--widths", type=float, nargs="+", default=[0.25, 0.5, 1.0])
+    args = ap.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    from detection.predictor import estimate_line_height, working_size
+    from pipeline.config import load as load_config
+
+    cfg = load_config().detector
+    pages = {dpi: a4_page(dpi) for dpi in (200, 300)}
+    for dpi, img in pages.items():
+        h, w = img.shape[:2]
+        wh = working_size(h, w, estimate_line_height(img, cfg.cc_to_line), cfg)
+        print(f"A4 at {dpi} dpi: {w} x {h} px, detector working size {wh[1]} x {wh[0]}")
+    print(f"{args.threads} threads\n{'system':52s} {'200 dpi s/page':>15s} {'300 dpi s/page':>15s}")
+    for name, fn in systems(args.threads, args.widths):
+        row = []
+        for img in pages.values():
+            fn(img)                                          # warm-up
+            best = float("inf")
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                fn(img)
+                best = min(best, time.perf_counter() - t0)
+            row.append(best)
+        print(f"{name:52s} {row[0]:15.3f} {row[1]:15.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
