@@ -124,7 +124,8 @@ def build_lines(boxes: np.ndarray, scores: np.ndarray, side: np.ndarray | None =
             continue
         j = int(nxt[np.argmax(s[nxt])])
         prev = _neighbours(b, j, cfg, right=False)
-        if s[i] >= s[prev].max() and not has_pred[j]:
+        # gaps scale with each proposal's own height, so a shorter j may not reach back to i at all
+        if (not len(prev) or s[i] >= s[prev].max()) and not has_pred[j]:
             succ[i], has_pred[j] = j, True
     lines = []
     for start in np.nonzero(~has_pred)[0]:

@@ -440,3 +440,10 @@ def test_draw_and_the_debug_command(tmp_path, monkeypatch, capsys):
     assert len(out) == 1 and out[0].startswith("0.993\t48.0,32.0 160.0,32.0")
     assert cv2.imread(str(tmp_path / "d.png")).shape == (96, 240, 3)
     assert cli.main([str(tmp_path / "missing.png"), "--weights", "x.pt"]) == 2
+
+
+def test_a_tall_proposal_links_to_a_shorter_one_that_cannot_reach_back():
+    # i (40 px tall) may link 34 px to its right (1.2 x 40 = 48); j (24 px) reaches back only 28.8 px
+    boxes = np.array([[0, 0, 16, 40], [50, 10, 66, 34.0]])
+    (line,) = textlines.build_lines(boxes, np.array([0.9, 0.9]), cfg=textlines.TextLineConfig(min_size_sim=0.5))
+    assert line.box[[0, 2]].tolist() == [0, 66]
