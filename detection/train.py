@@ -20,14 +20,13 @@ Shapes: ``B`` crops, ``M = H*W*A`` anchors of a crop.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as _dt
 import hashlib
 import signal
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -42,7 +41,7 @@ from detection.ctpn import CTPN
 from detection.loss import ctpn_loss
 from detection.predictor import Detector, DetectorConfig, to_tensor
 from detection.targets import TargetConfig
-from pipeline.training import atomic_save, lr_factor, plot_log
+from pipeline.training import checkpoint, lr_factor, plot_log, resume, run_main
 
 __all__ = ["TrainConfig", "ModelConfig", "DataConfig", "OptimConfig", "train", "main", "Page", "load_pages"]
 
@@ -285,19 +284,11 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, o.warmup, o.steps, o.final_lr))
     step, best = 0, -1.0
     last = out / "last.pt"
-    if last.is_file():
-        ck = torch.load(last, map_location=device, weights_only=True)
-        if ck["config"] != configs.to_dict(cfg):
-            raise SystemExit(f"ocr-train: {last} was written with another config; use another --out or delete it")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        step, best = ck["step"], ck["best"]
-        print(f"ocr-train: resuming from {last} at step {step}", file=sys.stderr)
+    cfg_dict = configs.to_dict(cfg)
+    state = resume(last, cfg_dict, model, opt, sched, device)
+    if state:
+        step, best = state
 
-    def checkpoint():
-        atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                     "step": step, "best": best, "config": configs.to_dict(cfg)}, last)
 
     log = out / "log.csv"
     cols = ["step", "loss", "cls", "vert", "side", "lr", "crops_s"] + [f"val_{k}_det_F" for k in val_sets] + ["score"]
@@ -363,45 +354,23 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                     best = sc
                     weightfile.save(out / "best.pt", model, {
                         "data": sources, "steps": step, "val": metrics, "val_note": "training-time validation subset",
-                        "config": configs.to_dict(cfg), "created": _dt.date.today().isoformat()})
-                checkpoint()
+                        "config": cfg_dict, "created": _dt.date.today().isoformat()})
+                checkpoint(last, cfg_dict, model, opt, sched, step, best)
             elif step % cfg.ckpt_every == 0:
-                checkpoint()
+                checkpoint(last, cfg_dict, model, opt, sched, step, best)
     except KeyboardInterrupt:
         stop["flag"] = True
     finally:
         bar.close()
         signal.signal(signal.SIGTERM, old)
-        checkpoint()
+        checkpoint(last, cfg_dict, model, opt, sched, step, best)
     if stop["flag"]:
         print(f"ocr-train: stopped at step {step}; run the same command to resume", file=sys.stderr)
     return metrics
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="ocr-train detector", description="Train the CTPN text-line detector.")
-    ap.add_argument("--config", type=Path, default=None, help="YAML (default: configs/detector/ctpn.yaml)")
-    ap.add_argument("--out", type=Path, default=Path("runs/detector"), help="run folder (checkpoints, log, best.pt)")
-    ap.add_argument("--device", default=None, help="cpu or cuda (overrides the config)")
-    ap.add_argument("--quiet", action="store_true")
-    args = ap.parse_args(argv)
-    try:
-        cfg = load_config(args.config or configs.path("detector/ctpn.yaml"))
-    except configs.ConfigError as exc:
-        print(f"ocr-train: {exc}", file=sys.stderr)
-        return 2
-    if args.device:
-        cfg = replace(cfg, device=args.device)
-    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
-        print("ocr-train: --device cuda asked for, but no CUDA GPU is visible", file=sys.stderr)
-        return 2
-    for folder in cfg.data.real:
-        if not Path(folder).is_dir():
-            print(f"ocr-train: {folder}: no such page-set folder (config data.real)", file=sys.stderr)
-            return 2
-    train(cfg, args.out, progress=not args.quiet)
-    return 0
-
+    return run_main(argv, "ocr-train detector", "Train the CTPN text-line detector.", "detector/ctpn.yaml", "runs/detector", load_config, train)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -62,3 +62,57 @@ def plot_log(log: Path, png: Path, loss_label: str, val_label: str, val_log: boo
     fig.tight_layout()
     fig.savefig(png, dpi=90)
     plt.close(fig)
+
+
+def resume(last: Path, config: dict, model, opt, sched, device) -> tuple[int, float] | None:
+    """Load ``last`` (written by :func:`checkpoint`) into the model, optimizer and schedule; returns
+    ``(step, best)``, or None when there is no checkpoint. A checkpoint of another config is refused."""
+    if not last.is_file():
+        return None
+    ck = torch.load(last, map_location=device, weights_only=True)
+    if ck["config"] != config:
+        raise SystemExit(f"ocr-train: {last} was written with another config; use another --out or delete it")
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["opt"])
+    sched.load_state_dict(ck["sched"])
+    print(f"ocr-train: resuming from {last} at step {ck['step']}", file=sys.stderr)
+    return ck["step"], ck["best"]
+
+
+def checkpoint(last: Path, config: dict, model, opt, sched, step: int, best: float) -> None:
+    """Write the resumable state of a run atomically to ``last``."""
+    atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                 "step": step, "best": best, "config": config}, last)
+
+
+def run_main(argv: list[str] | None, prog: str, description: str, default_config: str, default_out: str,
+             load_config, train) -> int:
+    """The shared command line of both trainers: ``--config --out --device --quiet``, with one-line
+    errors (exit 2) for a bad config, a missing GPU or a missing page-set folder."""
+    import argparse
+    import dataclasses
+
+    import configs
+
+    ap = argparse.ArgumentParser(prog=prog, description=description)
+    ap.add_argument("--config", type=Path, default=None, help=f"YAML (default: configs/{default_config})")
+    ap.add_argument("--out", type=Path, default=Path(default_out), help="run folder (checkpoints, log, best.pt)")
+    ap.add_argument("--device", default=None, help="cpu or cuda (overrides the config)")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        cfg = load_config(args.config or configs.path(default_config))
+    except configs.ConfigError as exc:
+        print(f"ocr-train: {exc}", file=sys.stderr)
+        return 2
+    if args.device:
+        cfg = dataclasses.replace(cfg, device=args.device)
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        print("ocr-train: --device cuda asked for, but no CUDA GPU is visible", file=sys.stderr)
+        return 2
+    for folder in cfg.data.real:
+        if not Path(folder).is_dir():
+            print(f"ocr-train: {folder}: no such page-set folder (config data.real)", file=sys.stderr)
+            return 2
+    train(cfg, args.out, progress=not args.quiet)
+    return 0

@@ -18,7 +18,6 @@ Shapes: ``B`` batch, ``T`` timesteps, ``C`` classes; ``lp`` = log-probabilities 
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as _dt
 import hashlib
@@ -36,7 +35,7 @@ import torch
 from torch import nn
 
 import configs
-from pipeline.training import atomic_save, lr_factor, plot_log
+from pipeline.training import checkpoint, lr_factor, plot_log, resume, run_main
 from recognition import preprocess, weightfile
 from recognition.charset import Charset
 from recognition.crnn import CRNN, HEIGHT
@@ -379,19 +378,11 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
         init_prov = _init_from(model, charset, cfg.model)
         sources = [f"initialised from {cfg.model.init} ({init_prov.get('steps', '?')} steps on: "
                    + "; ".join(init_prov.get("data", [])) + ")"] + sources
-    if last.is_file():
-        ck = torch.load(last, map_location=device, weights_only=True)
-        if ck["config"] != configs.to_dict(cfg):
-            raise SystemExit(f"ocr-train: {last} was written with another config; use another --out or delete it")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        step, best = ck["step"], ck["best"]
-        print(f"ocr-train: resuming from {last} at step {step}", file=sys.stderr)
+    cfg_dict = configs.to_dict(cfg)
+    state = resume(last, cfg_dict, model, opt, sched, device)
+    if state:
+        step, best = state
 
-    def checkpoint():
-        atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                      "step": step, "best": best, "config": configs.to_dict(cfg)}, last)
 
     log = out / "log.csv"
     cols = ["step", "loss", "lr", "samples_s", "inf_losses"] + [f"val_{k}_{m}" for k in sets for m in ("CER", "CER_ci")] + ["score"]
@@ -443,16 +434,16 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                     best = sc
                     weightfile.save(out / "best.pt", model, charset, {
                         "data": sources, "steps": step, "val": metrics, "val_note": "training-time validation subset",
-                        "config": configs.to_dict(cfg), "created": _dt.date.today().isoformat()})
-                checkpoint()
+                        "config": cfg_dict, "created": _dt.date.today().isoformat()})
+                checkpoint(last, cfg_dict, model, opt, sched, step, best)
             elif step % cfg.ckpt_every == 0:
-                checkpoint()
+                checkpoint(last, cfg_dict, model, opt, sched, step, best)
     except KeyboardInterrupt:
         stop["flag"] = True
     finally:
         bar.close()
         signal.signal(signal.SIGTERM, old)
-        checkpoint()
+        checkpoint(last, cfg_dict, model, opt, sched, step, best)
     if stop["flag"]:
         print(f"ocr-train: stopped at step {step}; run the same command to resume", file=sys.stderr)
     return metrics
@@ -474,31 +465,7 @@ def _init_from(model: CRNN, charset: Charset, mc: ModelConfig) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="ocr-train recognizer", description="Train the CRNN recognizer.")
-    ap.add_argument("--config", type=Path, default=None, help="YAML (default: the shipped crnn_s preset)")
-    ap.add_argument("--out", type=Path, default=Path("runs/recognizer"), help="run folder (checkpoints, log, best.pt)")
-    ap.add_argument("--device", default=None, help="cpu or cuda (overrides the config)")
-    ap.add_argument("--quiet", action="store_true")
-    args = ap.parse_args(argv)
-    try:
-        cfg = load_config(args.config or configs.path("recognizer/crnn_s.yaml"))
-    except configs.ConfigError as exc:
-        print(f"ocr-train: {exc}", file=sys.stderr)
-        return 2
-    if args.device:
-        import dataclasses
-
-        cfg = dataclasses.replace(cfg, device=args.device)
-    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
-        print("ocr-train: --device cuda asked for, but no CUDA GPU is visible", file=sys.stderr)
-        return 2
-    for folder in cfg.data.real:
-        if not Path(folder).is_dir():
-            print(f"ocr-train: {folder}: no such page-set folder (config data.real)", file=sys.stderr)
-            return 2
-    train(cfg, args.out, progress=not args.quiet)
-    return 0
-
+    return run_main(argv, "ocr-train recognizer", "Train the CRNN recognizer.", "recognizer/crnn_s.yaml", "runs/recognizer", load_config, train)
 
 if __name__ == "__main__":
     sys.exit(main())
