@@ -19,11 +19,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from timing import best_time  # noqa: E402  (benchmarks/timing.py, beside this script)
 
 
 def a4_page(dpi: int):
@@ -94,15 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"A4 at {dpi} dpi: {w} x {h} px, detector working size {wh[1]} x {wh[0]}")
     print(f"{args.threads} threads\n{'system':52s} {'200 dpi s/page':>15s} {'300 dpi s/page':>15s}")
     for name, fn in systems(args.threads, args.widths):
-        row = []
-        for img in pages.values():
-            fn(img)                                          # warm-up
-            best = float("inf")
-            for _ in range(args.repeat):
-                t0 = time.perf_counter()
-                fn(img)
-                best = min(best, time.perf_counter() - t0)
-            row.append(best)
+        row = [best_time(fn, img, args.repeat) for img in pages.values()]
         print(f"{name:52s} {row[0]:15.3f} {row[1]:15.3f}", flush=True)
     return 0
 

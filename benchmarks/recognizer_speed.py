@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from timing import best_time  # noqa: E402  (benchmarks/timing.py, beside this script)
 
 DEFAULT_SETS = ["../shared/data/real/funsd", "../shared/data/real/sroie"]
 
@@ -88,12 +88,7 @@ def main(argv: list[str] | None = None) -> int:
           f"mean width {px:.0f} px at height 32; {args.threads} threads")
     print(f"{'system':58s} {'crops/s':>9s} {'ms/crop':>8s}")
     for name, fn in systems(args.threads):
-        fn(crops)                                       # warm-up
-        best = float("inf")
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            fn(crops)
-            best = min(best, time.perf_counter() - t0)
+        best = best_time(fn, crops, args.repeat)
         print(f"{name:58s} {len(crops) / best:9.1f} {1000 * best / len(crops):8.2f}", flush=True)
     return 0
 
