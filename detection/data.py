@@ -31,18 +31,14 @@ def merge_row_segments(boxes: np.ndarray, max_gap: float = 1.0, min_v_overlap: f
             i = parent[i]
         return i
 
-    for i in range(n):
-        best, best_gap = -1, np.inf
-        for j in range(n):
-            if j == i or b[j, 0] <= b[i, 0]:
-                continue
-            small, big = min(h[i], h[j]), max(h[i], h[j])
-            gap = b[j, 0] - b[i, 2]
-            ov = min(b[i, 3], b[j, 3]) - max(b[i, 1], b[j, 1])
-            if (-0.5 * small <= gap <= max_gap * (h[i] + h[j]) / 2 and ov >= min_v_overlap * small
-                    and small >= min_size_sim * big and gap < best_gap):
-                best, best_gap = j, gap
-        if best >= 0:
+    for i in range(n):  # link each segment to the nearest fitting one on its right
+        small, big = np.minimum(h[i], h), np.maximum(h[i], h)
+        gap = b[:, 0] - b[i, 2]
+        ov = np.minimum(b[i, 3], b[:, 3]) - np.maximum(b[i, 1], b[:, 1])
+        ok = ((b[:, 0] > b[i, 0]) & (gap >= -0.5 * small) & (gap <= max_gap * (h[i] + h) / 2)
+              & (ov >= min_v_overlap * small) & (small >= min_size_sim * big))
+        if ok.any():
+            best = int(np.argmin(np.where(ok, gap, np.inf)))
             parent[find(best)] = find(i)
     groups: dict[int, list[int]] = {}
     for i in range(n):
