@@ -1,0 +1,203 @@
+"""Page assembly: words from character positions, reading order, rows, blocks and page text.
+
+Everything here is pure numpy on boxes ``(N, 4)`` = ``[x0, y0, x1, y1]`` in page pixels of an upright
+page (the pipeline straightens the page before detection).
+
+Reading order (:func:`reading_order`) is a recursive XY-cut: a region is split at the widest whitespace
+gap of its lines' projections, across (top / bottom) or down (left / right), and each part is read in
+turn. A split down the page is taken only when it separates *columns*; it is refused when the two sides
+pair up row by row (a receipt's item names and prices, a form's labels and values, a table): such a
+region is read row by row, left to right, so ``Total ....... 9.00`` reads as one line and a two-column
+letter reads its left column before its right. Sides count as columns when fewer than
+``table_rows`` of the lines of the smaller side have a partner on the same row on the other side, or
+when both sides hold long lines (median length of ``column_chars`` line heights or more: running text).
+
+Rows and blocks (:func:`group`): consecutive lines in reading order that share a row are one row (joined
+by a space in the page text); consecutive rows no more than ``block_gap`` line heights apart that overlap
+horizontally form a block; the page text puts a blank line between blocks.
+
+Words (:func:`words`): the recognizer gives, for each character, the x of its strip column; a word runs
+from half a character pitch before its first character to half a pitch after its last, across the
+strip's full height, and is mapped back to the page through the crop's own transform.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.crop import LineCrop
+from pipeline.result import Word
+
+__all__ = ["LayoutConfig", "reading_order", "group", "page_text", "layout_text", "words"]
+
+
+@dataclass(frozen=True)
+class LayoutConfig:
+    column_gap: float = 1.0     # narrowest gap (line heights) that may separate two columns
+    table_rows: float = 0.5     # sides pairing up row by row at least this often are a table, not columns
+    column_chars: float = 12.0  # median line length (line heights) from which both sides count as running text
+    row_overlap: float = 0.5    # vertical overlap (of the smaller line) for two lines to share a row
+    block_gap: float = 1.0      # largest vertical gap (line heights) between rows of one block
+    trim: float = 0.2           # share of each line's height ignored at top and bottom in projections
+                                # (ascenders and descenders of tight leading touch the next line)
+
+
+def _heights(boxes: np.ndarray) -> np.ndarray:
+    return np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+
+
+def _gaps(lo: np.ndarray, hi: np.ndarray) -> list[tuple[float, float]]:
+    """Whitespace gaps ``(width, position)`` in the union of intervals ``[lo, hi]``."""
+    order = np.argsort(lo, kind="stable")
+    out, reach = [], hi[order[0]]
+    for i in order[1:]:
+        if lo[i] > reach:
+            out.append((float(lo[i] - reach), float((lo[i] + reach) / 2)))
+        reach = max(reach, hi[i])
+    return out
+
+
+def _same_row(a: np.ndarray, b: np.ndarray, overlap: float) -> bool:
+    inter = min(a[3], b[3]) - max(a[1], b[1])
+    return inter >= overlap * min(a[3] - a[1], b[3] - b[1])
+
+
+def _is_table(boxes: np.ndarray, left: np.ndarray, right: np.ndarray, cfg: LayoutConfig) -> bool:
+    """Do the two sides of a vertical split pair up row by row (and not hold running text on both)?"""
+    h = _heights(boxes)
+    runs = [float(np.median((boxes[s, 2] - boxes[s, 0]) / h[s])) for s in (left, right)]
+    if min(runs) >= cfg.column_chars:
+        return False
+    small, big = (left, right) if len(left) <= len(right) else (right, left)
+    paired = sum(any(_same_row(boxes[i], boxes[j], cfg.row_overlap) for j in big) for i in small)
+    return paired >= cfg.table_rows * len(small)
+
+
+def reading_order(boxes, cfg: LayoutConfig = LayoutConfig()) -> list[int]:
+    """Indices of ``boxes`` in reading order (see the module docstring)."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if len(boxes) == 0:
+        return []
+    h = _heights(boxes)
+    unit = float(np.median(h))
+    trimmed = boxes.copy()
+    trimmed[:, 1] += cfg.trim * h
+    trimmed[:, 3] -= cfg.trim * h
+    return _xy(np.arange(len(boxes)), boxes, trimmed, unit, cfg)
+
+
+def _xy(ids: np.ndarray, boxes: np.ndarray, trimmed: np.ndarray, unit: float, cfg: LayoutConfig) -> list[int]:
+    if len(ids) <= 1:
+        return [int(i) for i in ids]
+    b, t = boxes[ids], trimmed[ids]
+    cuts = []                                                        # (width, axis, position)
+    for width, pos in _gaps(b[:, 0], b[:, 2]):
+        if width >= cfg.column_gap * unit:
+            left, right = ids[b[:, 2] <= pos], ids[b[:, 0] > pos]
+            if not _is_table(boxes, left, right, cfg):
+                cuts.append((width, 0, pos))
+    cuts += [(width, 1, pos) for width, pos in _gaps(t[:, 1], t[:, 3])]
+    if not cuts:                                                     # one row (or a tangle): left to right,
+        centre = (b[:, 1] + b[:, 3]) / 2                            # top to bottom where they do not overlap
+        return [int(ids[i]) for i in _row_sort(b, centre, cfg)]
+    _, axis, pos = max(cuts)
+    lo = (b[:, 2] <= pos) if axis == 0 else (t[:, 3] <= pos)
+    return _xy(ids[lo], boxes, trimmed, unit, cfg) + _xy(ids[~lo], boxes, trimmed, unit, cfg)
+
+
+def _row_sort(b: np.ndarray, centre: np.ndarray, cfg: LayoutConfig) -> list[int]:
+    """Lines with no clean cut between them: chain them into rows top to bottom, each row left to right."""
+    order = list(np.argsort(centre, kind="stable"))
+    rows: list[list[int]] = []
+    for i in order:
+        if rows and any(_same_row(b[i], b[j], cfg.row_overlap) for j in rows[-1]):
+            rows[-1].append(int(i))
+        else:
+            rows.append([int(i)])
+    return [i for row in rows for i in sorted(row, key=lambda k: b[k, 0])]
+
+
+def group(boxes, order: list[int], cfg: LayoutConfig = LayoutConfig()) -> tuple[list[list[int]], list[list[int]]]:
+    """``(rows, blocks)``: rows as lists of line indices (in reading order), blocks as lists of row indices."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    rows: list[list[int]] = []
+    for i in order:
+        if rows and _same_row(boxes[rows[-1][-1]], boxes[i], cfg.row_overlap) and boxes[i, 0] >= boxes[rows[-1][-1], 0]:
+            rows[-1].append(i)
+        else:
+            rows.append([i])
+    blocks: list[list[int]] = []
+    prev = None                                                       # box of the previous row
+    for r, row in enumerate(rows):
+        rb = np.concatenate([boxes[row, :2].min(0), boxes[row, 2:].max(0)])
+        h = float(np.median(_heights(boxes[row])))
+        if prev is not None:
+            gap = rb[1] - prev[3]
+            x_overlap = min(rb[2], prev[2]) - max(rb[0], prev[0])
+            if -0.5 * h <= gap <= cfg.block_gap * h and x_overlap > 0:
+                blocks[-1].append(r)
+                prev = rb
+                continue
+        blocks.append([r])
+        prev = rb
+    return rows, blocks
+
+
+def page_text(texts: list[str], rows: list[list[int]], blocks: list[list[int]]) -> str:
+    """Rows one per line (their lines joined by a space), a blank line between blocks."""
+    paras = ["\n".join(" ".join(t for t in (texts[i] for i in rows[r]) if t) for r in blk) for blk in blocks]
+    return "\n\n".join(p for p in paras if p.strip())
+
+
+def layout_text(boxes, texts: list[str], rows: list[list[int]]) -> str:
+    """Text that keeps horizontal positions (like ``pdftotext -layout``): one text row per row, each line
+    starting at the column of its left edge (a column is the page's median character width), blank
+    lines where rows are far apart."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    widths = [(boxes[i, 2] - boxes[i, 0]) / len(texts[i]) for i in range(len(texts)) if texts[i]]
+    if not widths:
+        return ""
+    cw = max(float(np.median(widths)), 1.0)
+    x0 = min(boxes[i, 0] for row in rows for i in row)
+    heights = _heights(boxes)
+    unit = float(np.median(heights))
+    out, last_bottom = [], None
+    for row in sorted(rows, key=lambda r: float(np.mean([(boxes[i, 1] + boxes[i, 3]) / 2 for i in r]))):
+        top = float(np.min(boxes[row, 1]))
+        if last_bottom is not None:
+            out += [""] * min(3, int((top - last_bottom) / (1.5 * unit)))
+        s = ""
+        for i in sorted(row, key=lambda k: boxes[k, 0]):
+            if not texts[i]:
+                continue
+            col = int(round((boxes[i, 0] - x0) / cw))
+            s += " " * max(col - len(s), 1 if s else 0) + texts[i]
+        out.append(s.rstrip())
+        last_bottom = float(np.max(boxes[row, 3]))
+    return "\n".join(out)
+
+
+def words(text: str, char_x: list[float], char_conf: list[float], crop: LineCrop) -> list[Word]:
+    """Words of one line with boxes in page pixels, from the recognizer's per-character strip positions."""
+    xs = np.asarray(char_x, np.float64)
+    if not text or len(xs) != len(text):
+        return []
+    strip_h, strip_w = crop.image.shape[:2]
+    visible = [i for i, ch in enumerate(text) if not ch.isspace()]
+    pitch = float(np.median(np.diff(xs[visible]))) if len(visible) > 1 else 0.5 * strip_h
+    pitch = float(np.clip(pitch, 0.2 * strip_h, 1.5 * strip_h))
+    out, i = [], 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(text) and not text[j + 1].isspace():
+            j += 1
+        a, b = max(xs[i] - pitch / 2, -0.5), min(xs[j] + pitch / 2, strip_w - 0.5)
+        corners = crop.to_page([[a, -0.5], [b, -0.5], [b, strip_h - 0.5], [a, strip_h - 0.5]])
+        box = [*corners.min(0), *corners.max(0)]
+        out.append(Word([float(v) for v in box], text[i:j + 1], float(min(char_conf[i:j + 1]))))
+        i = j + 1
+    return out

@@ -1,0 +1,103 @@
+"""pipeline.layout: reading order, rows, blocks, page text and word boxes on hand-made pages."""
+import numpy as np
+
+from pipeline.crop import crop_line
+from pipeline.layout import group, layout_text, page_text, reading_order, words
+
+H = 20   # line height of the hand-made pages
+
+
+def _line(x0, y, length_chars, h=H):
+    """A box ``length_chars`` characters long (half a line height each) with its top at ``y``."""
+    return [x0, y, x0 + length_chars * h * 0.5, y + h]
+
+
+def test_two_columns_of_running_text_read_left_column_first():
+    # rows aligned across the gutter, as in typeset two-column pages; both sides are long running text
+    left = [_line(100, 100 + 30 * k, 40) for k in range(6)]
+    right = [_line(600, 100 + 30 * k, 40) for k in range(6)]
+    boxes = left + right
+    assert reading_order(boxes) == list(range(12))
+
+
+def test_header_then_two_columns_then_footer():
+    boxes = [_line(100, 40, 60)]                                            # 0: title across both columns
+    boxes += [_line(100, 120 + 30 * k, 40) for k in range(4)]               # 1-4: left column
+    boxes += [_line(600, 135 + 30 * k, 40) for k in range(4)]               # 5-8: right column, rows offset
+    boxes += [_line(100, 400, 30)]                                          # 9: footer
+    assert reading_order(boxes) == list(range(10))
+
+
+def test_receipt_items_and_prices_read_row_by_row():
+    names = ["NASI LEMAK", "TEH TARIK", "ROTI CANAI", "Total"]
+    boxes, texts = [], []
+    for k, name in enumerate(names):
+        boxes.append(_line(20, 200 + 28 * k, len(name)))
+        texts.append(name)
+        boxes.append(_line(330, 201 + 28 * k, 4))                            # prices, right-aligned column
+        texts.append(["9.00", "2.50", "1.20", "12.70"][k])
+    order = reading_order(boxes)
+    assert order == list(range(8))
+    rows, blocks = group(boxes, order)
+    assert rows == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    assert page_text(texts, rows, blocks).splitlines()[-1] == "Total 12.70"
+
+
+def test_form_labels_and_values_pair_up():
+    boxes = [_line(50, 100, 6), _line(300, 102, 12), _line(50, 140, 8), _line(300, 139, 20)]
+    assert reading_order(boxes) == [0, 1, 2, 3]
+
+
+def test_paragraphs_become_blocks_with_a_blank_line_between():
+    boxes = [_line(100, 100, 40), _line(100, 126, 38), _line(100, 200, 40), _line(100, 226, 20)]
+    texts = ["first para line one", "first para line two", "second para one", "second para two"]
+    order = reading_order(boxes)
+    rows, blocks = group(boxes, order)
+    assert blocks == [[0, 1], [2, 3]]
+    assert page_text(texts, rows, blocks) == ("first para line one\nfirst para line two\n\n"
+                                              "second para one\nsecond para two")
+
+
+def test_lines_touching_through_descenders_still_read_top_to_bottom():
+    # tight leading: each box overlaps the next by 3 px, no clean projection gap
+    boxes = [_line(100, 100 + 17 * k, 30) for k in range(5)]
+    assert reading_order(boxes) == [0, 1, 2, 3, 4]
+
+
+def test_empty_page():
+    assert reading_order([]) == []
+    assert group([], []) == ([], [])
+    assert page_text([], [], []) == ""
+
+
+def test_layout_text_keeps_columns():
+    boxes = [_line(0, 0, 10), _line(200, 0, 4), _line(0, 30, 6), _line(200, 30, 4)]
+    texts = ["Coffee x 2", "6.00", "Muffin", "3.50"]
+    rows, _ = group(boxes, reading_order(boxes))
+    lines = layout_text(boxes, texts, rows).splitlines()
+    # character width = 10 px (the boxes are half a line height per character), so x=200 is column 20
+    assert lines == ["Coffee x 2          6.00", "Muffin              3.50"]
+
+
+def test_word_boxes_come_back_on_the_page():
+    page = np.full((200, 1000), 255, np.uint8)
+    quad = [[100, 50], [700, 50], [700, 80], [100, 80]]                     # a 30-px line, 600 px long
+    crop = crop_line(page, quad)
+    text = "ab cd"
+    # characters at page x 150, 200 | 400, 450: put them where the strip shows those page columns
+    page_x = [150, 200, 300, 400, 450]
+    char_x = [float(crop.to_strip([[x, 65]])[0, 0]) for x in page_x]
+    ws = words(text, char_x, [0.9, 0.8, 0.99, 0.7, 0.95], crop)
+    assert [w.text for w in ws] == ["ab", "cd"]
+    assert [w.confidence for w in ws] == [0.8, 0.7]
+    (a0, ay0, a1, ay1), (b0, _, b1, _) = ws[0].box, ws[1].box
+    # pitch = median spacing of the visible characters (50, 200, 50 page px) = 50 -> half a pitch either side
+    assert abs(a0 - 125) < 1.5 and abs(a1 - 225) < 1.5
+    assert abs(b0 - 375) < 1.5 and abs(b1 - 475) < 1.5
+    # the box spans the strip's height: the line plus its padding (0.15 x 30 px above and below)
+    assert abs(ay0 - 45.5) < 1.0 and abs(ay1 - 84.5) < 1.0
+
+
+def test_words_of_an_empty_reading():
+    crop = crop_line(np.zeros((50, 50), np.uint8), [[0, 0], [40, 0], [40, 10], [0, 10]])
+    assert words("", [], [], crop) == []
