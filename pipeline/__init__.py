@@ -26,8 +26,11 @@ class OCR:
     :class:`recognition.predictor.Recognition` per crop (``.text``, ``.confidence``, ``.char_conf``,
     ``.char_x``), in input order."""
 
-    def __init__(self, recognizer=None, detector=None):
+    def __init__(self, recognizer=None, detector=None, config=None):
+        from pipeline.config import PipelineConfig
+
         self.recognizer, self.detector = recognizer, detector
+        self.config = config or PipelineConfig()
 
     def recognize(self, crops) -> list:
         """Read horizontal text-line crops (RGB or gray uint8 arrays of any size)."""
@@ -53,12 +56,25 @@ class OCR:
                                    ("recognizer", self.recognizer, recognition.WEIGHTS_DIR)):
             if model is None:
                 raise NoWeightsError(_missing(name, where) + "; whole pages need both models")
-        raise NoWeightsError("no page assembly in this build yet: ocr.detect and ocr.recognize work, "
-                             "reading whole pages lands with the pipeline")
 
-    def __call__(self, image) -> Page:
+    def __call__(self, image, source: str | None = None) -> Page:
         """Read a whole page (path, bytes, array or PIL image)."""
         self.check_pages()
+        from pipeline.images import load as load_image
+
+        if source is None and isinstance(image, (str, Path)):
+            source = str(image)
+        return self.read_array(load_image(image), source)
+
+    def read_array(self, rgb, source: str | None = None, page: int = 0) -> Page:
+        """Read one page given as an RGB uint8 array: detect -> crop -> recognize -> assemble."""
+        from pipeline import crop, layout
+
+        self.check_pages()
+        found = self.detector(rgb)
+        strips = crop.crop_lines(rgb, [d.quad for d in found], self.config.crop)
+        reads = self.recognizer([s.image for s in strips]) if strips else []
+        return layout.assemble(rgb.shape[:2], found, strips, reads, self.config.layout, source=source, page=page)
 
 
 def _missing(name: str, where: Path) -> str:
@@ -90,4 +106,4 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
                                    batch_pixels=r.batch_pixels, max_width=r.max_width, rotate_tall=r.rotate_tall)
     if det_path is not None:
         det = Detector.from_file(det_path, cfg.detector, device=device)
-    return OCR(rec, det)
+    return OCR(rec, det, cfg)

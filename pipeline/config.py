@@ -6,8 +6,10 @@ from pathlib import Path
 
 import configs
 from detection.predictor import DetectorConfig
+from pipeline.crop import CropConfig
+from pipeline.layout import LayoutConfig
 
-__all__ = ["PipelineConfig", "RecognizerConfig", "DetectorConfig", "load"]
+__all__ = ["PipelineConfig", "RecognizerConfig", "DetectorConfig", "CropConfig", "LayoutConfig", "load"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class RecognizerConfig:
 class PipelineConfig:
     recognizer: RecognizerConfig = RecognizerConfig()
     detector: DetectorConfig = DetectorConfig()
+    crop: CropConfig = CropConfig()
+    layout: LayoutConfig = LayoutConfig()
 
 
 def load(file: str | Path | None = None) -> PipelineConfig:

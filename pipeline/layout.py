@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.crop import LineCrop
-from pipeline.result import Word
+from pipeline.result import Block, Line, Page, Word
 
-__all__ = ["LayoutConfig", "reading_order", "group", "page_text", "layout_text", "words"]
+__all__ = ["LayoutConfig", "reading_order", "group", "page_text", "layout_text", "words", "assemble"]
 
 
 @dataclass(frozen=True)
@@ -201,3 +201,35 @@ def words(text: str, char_x: list[float], char_conf: list[float], crop: LineCrop
         out.append(Word([float(v) for v in box], text[i:j + 1], float(min(char_conf[i:j + 1]))))
         i = j + 1
     return out
+
+
+def assemble(shape: tuple[int, int], found: list, strips: list[LineCrop], reads: list, cfg: LayoutConfig = LayoutConfig(),
+             source: str | None = None, page: int = 0, angle: float = 0.0) -> Page:
+    """The :class:`Page` of one image of ``shape`` (H, W): ``found[i]`` a detected line (``.quad``,
+    ``.score``), ``strips[i]`` its crop and ``reads[i]`` the recognizer's reading of it. Lines read as
+    empty are dropped; the rest get ids in reading order, words, rows and blocks."""
+    keep = [i for i, r in enumerate(reads) if r.text.strip()]
+    quads = [np.asarray(found[i].quad, np.float64) for i in keep]
+    boxes = np.array([[*q.min(0), *q.max(0)] for q in quads], np.float64).reshape(-1, 4)
+    order = reading_order(boxes, cfg)
+    rows, blocks = group(boxes, order, cfg)
+    texts = [reads[i].text.strip() for i in keep]
+    block_of = {i: b for b, blk in enumerate(blocks) for r in blk for i in rows[r]}
+    new_id = {old: k for k, old in enumerate(i for row in rows for i in row)}
+    lines = []
+    for k in sorted(new_id, key=new_id.get):
+        r = reads[keep[k]]
+        if r.rotation:                       # read turned: character positions run along the other axis
+            ws = [Word(boxes[k].tolist(), t, float(r.confidence)) for t in r.text.split()]
+        else:
+            ws = words(r.text, r.char_x, r.char_conf, strips[keep[k]])
+        lines.append(Line(boxes[k].tolist(), texts[k], float(r.confidence), quads[k].tolist(), ws,
+                          block_of[k], new_id[k]))
+    out_blocks = []
+    for b, blk in enumerate(blocks):
+        ids = [new_id[i] for r in blk for i in rows[r]]
+        bb = boxes[[i for r in blk for i in rows[r]]]
+        out_blocks.append(Block(b, [*bb[:, :2].min(0).tolist(), *bb[:, 2:].max(0).tolist()], ids))
+    rows_new = [[new_id[i] for i in row] for row in rows]
+    text = page_text([ln.text for ln in lines], rows_new, blocks)
+    return Page(int(shape[1]), int(shape[0]), lines, out_blocks, source, page, float(angle), text)

@@ -101,3 +101,33 @@ def test_word_boxes_come_back_on_the_page():
 def test_words_of_an_empty_reading():
     crop = crop_line(np.zeros((50, 50), np.uint8), [[0, 0], [40, 0], [40, 10], [0, 10]])
     assert words("", [], [], crop) == []
+
+
+def test_assemble_orders_lines_and_maps_words_to_the_page():
+    from types import SimpleNamespace as NS
+
+    from pipeline.layout import assemble
+
+    page = np.full((300, 800), 255, np.uint8)
+    quads = [np.array([[100, 200], [500, 200], [500, 230], [100, 230]], float),     # lower line, found first
+             np.array([[100, 100], [600, 100], [600, 130], [100, 130]], float),
+             np.array([[650, 100], [700, 100], [700, 130], [650, 130]], float)]     # read as blank
+    strips = [crop_line(page, q) for q in quads]
+    found = [NS(quad=q, score=0.9) for q in quads]
+
+    def read(text, crop, xs):
+        cx = [float(crop.to_strip([[x, 0]])[0, 0]) for x in xs]
+        return NS(text=text, confidence=0.9, char_x=cx, char_conf=[0.9] * len(text), rotation=0)
+
+    reads = [read("Total 9", strips[0], [110, 130, 150, 170, 190, 230, 250]),
+             read("Hi", strips[1], [120, 140]),
+             read(" ", strips[2], [660])]
+    p = assemble(page.shape, found, strips, reads, source="x.png")
+    assert [ln.text for ln in p.lines] == ["Hi", "Total 9"]
+    assert [ln.id for ln in p.lines] == [0, 1]
+    assert p.lines[1].quad == quads[0].tolist()
+    assert [w.text for w in p.lines[1].words] == ["Total", "9"]
+    assert p.lines[1].words[0].box[0] < 110 < p.lines[1].words[0].box[2] < 230
+    assert p.text == "Hi\n\nTotal 9" and len(p.blocks) == 2 and p.blocks[1].lines == [1]
+    assert (p.width, p.height, p.source) == (800, 300, "x.png")
+    assert type(p).from_dict(p.to_dict()).to_dict() == p.to_dict()

@@ -291,10 +291,12 @@ def test_training_refuses_unknown_characters_in_real_labels(tmp_path):
 
 
 # ---- public API ---------------------------------------------------------------------------------------
-def test_pipeline_load_recognizes_crops_without_a_detector():
+def test_pipeline_load_recognizes_crops_without_a_detector(monkeypatch):
+    import detection
     import pipeline
     from synth.lines import LineGenerator
 
+    monkeypatch.setattr(detection, "weights_path", lambda: None)
     ocr = pipeline.load(threads=2)
     line = LineGenerator(seed=424242).line(0, text="Invoice 2024-118", profile="clean")
     (r,) = ocr.recognize([line.image])
