@@ -1,0 +1,119 @@
+"""Searchable PDF: each page image with an invisible text layer placed over its words.
+
+This is what Tesseract and OCRmyPDF write: the page is the scanned image, and every recognized word is
+drawn over it in PDF text render mode 3 (invisible) with a *glyphless* font, scaled so it covers its box
+exactly. A viewer shows the scan; selecting, searching and copying text work on the words underneath.
+
+The glyphless font is made here with fontTools (a dependency of the PDF library): one empty glyph of
+half an em per character, for the characters the recognizer can emit plus Latin, Greek, Cyrillic,
+general punctuation and currency signs; anything else goes into the text layer as ``?``. It is written
+once per process to a temporary file because the PDF library (fpdf2) loads fonts from files.
+
+Page size: the image's pixels at ``dpi`` (300 unless a page says otherwise), so a 2480 x 3508 scan is an
+A4 page. Images are embedded as JPEG (quality 85) to keep scans of many pages small.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["searchable_pdf", "glyphless_font", "COVERED"]
+
+UPM = 1000
+ADVANCE = 500                       # every glyph is half an em wide; text is stretched to its box anyway
+
+
+def _covered() -> frozenset[int]:
+    ranges = [(0x20, 0x7E), (0xA0, 0x24F), (0x370, 0x3FF), (0x400, 0x4FF), (0x2000, 0x206F), (0x20A0, 0x20CF),
+              (0x2100, 0x214F), (0x2190, 0x21FF), (0x2200, 0x22FF), (0x25A0, 0x25FF), (0x2600, 0x26FF)]
+    cps = {c for a, b in ranges for c in range(a, b + 1)}
+    try:
+        from recognition.charset import Charset
+
+        cps |= {ord(ch) for ch in Charset.load().chars if len(ch) == 1}
+    except Exception:                # the font does not depend on the recognizer being importable
+        pass
+    return frozenset(cps)
+
+
+COVERED = _covered()
+
+
+@functools.lru_cache(maxsize=1)
+def glyphless_font() -> Path:
+    """Path of the glyphless TrueType font (made on first use)."""
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+
+    cps = sorted(COVERED)
+    names = [".notdef"] + [f"u{c:04X}" for c in cps]
+    fb = FontBuilder(UPM, isTTF=True)
+    fb.setupGlyphOrder(names)
+    fb.setupCharacterMap({c: f"u{c:04X}" for c in cps})
+    empty = TTGlyphPen(None).glyph()
+    fb.setupGlyf({n: empty for n in names})
+    fb.setupHorizontalMetrics({n: (ADVANCE, 0) for n in names})
+    fb.setupHorizontalHeader(ascent=800, descent=-200)
+    fb.setupNameTable({"familyName": "GlyphLess", "styleName": "Regular"})
+    fb.setupOS2(sTypoAscender=800, sTypoDescender=-200, usWinAscent=800, usWinDescent=200)
+    fb.setupPost()
+    fd, name = tempfile.mkstemp(prefix="ocr-glyphless-", suffix=".ttf")
+    with open(fd, "wb") as fh:
+        fb.save(fh)
+    return Path(name)
+
+
+def _safe(text: str) -> str:
+    return "".join(ch if ord(ch) in COVERED else "?" for ch in text)
+
+
+def searchable_pdf(pages: list, images: list | None, dpi: float = 300.0) -> bytes:
+    """PDF bytes of ``pages`` (:class:`pipeline.result.Page`) over ``images`` (RGB uint8 arrays, one per
+    page, in the pixels the page's boxes use)."""
+    import warnings
+
+    from fpdf import FPDF
+    from fpdf.enums import TextMode
+    from PIL import Image
+
+    if images is None or len(images) != len(pages):
+        raise ValueError("a searchable PDF needs the page image of every page")
+    pdf = FPDF(unit="pt")
+    pdf.set_auto_page_break(False)
+    pdf.set_margin(0)
+    pdf.set_creator("ocr-page")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                     # fontTools notes about the empty glyph table
+        pdf.add_font("GlyphLess", "", str(glyphless_font()))
+    k = 72.0 / dpi                                          # points per pixel
+    for page, img in zip(pages, images):
+        img = np.asarray(img)
+        h, w = img.shape[:2]
+        if (w, h) != (page.width, page.height):
+            raise ValueError(f"page is {page.width} x {page.height} but its image is {w} x {h}")
+        pdf.add_page(format=(w * k, h * k))
+        buf = io.BytesIO()
+        Image.fromarray(img).convert("RGB").save(buf, format="JPEG", quality=85)
+        buf.seek(0)
+        pdf.image(buf, x=0, y=0, w=w * k, h=h * k)
+        pdf.text_mode = TextMode.INVISIBLE
+        for line in page.lines:
+            items = [(wd.box, wd.text) for wd in line.words] or [(line.box, line.text)]
+            for n, (box, text) in enumerate(items):
+                text = _safe(text)
+                x0, y0, x1, y1 = (float(v) * k for v in box)
+                if not text or x1 <= x0 or y1 <= y0:
+                    continue
+                if n + 1 < len(items):
+                    text += " "                             # so extracted text keeps its word breaks
+                    x1 = max(x1, float(items[n + 1][0][0]) * k)
+                size = (y1 - y0)                            # an em the height of the box
+                pdf.set_font("GlyphLess", size=size)
+                natural = len(text) * ADVANCE / UPM * size
+                pdf.set_stretching(100.0 * (x1 - x0) / natural)
+                pdf.text(x0, y1 - 0.2 * size, text)           # baseline a fifth of the box above its bottom
+    return bytes(pdf.output())
