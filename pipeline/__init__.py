@@ -58,23 +58,77 @@ class OCR:
                 raise NoWeightsError(_missing(name, where) + "; whole pages need both models")
 
     def __call__(self, image, source: str | None = None) -> Page:
-        """Read a whole page (path, bytes, array or PIL image)."""
-        self.check_pages()
-        from pipeline.images import load as load_image
+        """Read one page (path, bytes, array or PIL image; the first page of a multi-page file).
 
-        if source is None and isinstance(image, (str, Path)):
-            source = str(image)
-        return self.read_array(load_image(image), source)
+        >>> ocr = load()                                     # doctest: +SKIP
+        >>> print(ocr("samples/receipt.jpg").text)           # doctest: +SKIP
+        """
+        pages = self.iter_read(image, source=source)
+        try:
+            return next(pages)
+        finally:
+            pages.close()                                    # a PDF is closed without rendering the rest
+
+    def read(self, document, dpi: float | None = None) -> list[Page]:
+        """Read every page of a document (multi-page TIFF, PDF rendered at ``dpi``, or one image)."""
+        return list(self.iter_read(document, dpi))
+
+    def iter_read(self, document, dpi: float | None = None, source: str | None = None, with_images: bool = False):
+        """Yield the :class:`Page` of each page as it is read (memory stays flat on long documents);
+        ``with_images`` yields ``(page, rgb)`` pairs (for a searchable PDF)."""
+        from pipeline import images
+
+        self.check_pages()
+        if source is None and isinstance(document, (str, Path)):
+            source = str(document)
+        for index, rgb in images.pages(document, source, dpi or images.PDF_DPI):
+            page = self.read_array(rgb, source, index)
+            yield (page, rgb) if with_images else page
 
     def read_array(self, rgb, source: str | None = None, page: int = 0) -> Page:
-        """Read one page given as an RGB uint8 array: detect -> crop -> recognize -> assemble."""
-        from pipeline import crop, layout
+        """Read one page given as an RGB uint8 array: straighten -> detect -> crop -> recognize -> assemble.
+
+        The page is turned upright (sideways and upside-down pages, skew) for detection and layout only;
+        lines are cut from the image as given and every box is in its pixels. ``Page.angle`` is the
+        rotation that made it upright, degrees counter-clockwise (e.g. 90.4: text ran up the page)."""
+        from pipeline import crop, geometry, layout
 
         self.check_pages()
-        found = self.detector(rgb)
-        strips = crop.crop_lines(rgb, [d.quad for d in found], self.config.crop)
+        cfg = self.config
+        gray = crop.to_gray(rgb)
+        angle = 0.0
+        if cfg.page.orient and geometry.is_sideways(gray):
+            angle = 90.0
+        if cfg.page.deskew:
+            turned = gray if not angle else geometry.upright(gray, angle).image
+            skew = geometry.estimate_skew(turned)
+            angle += skew if abs(skew) >= cfg.page.min_skew else 0.0
+        up = geometry.upright(rgb, angle)
+        quads = [up.points_to_page(d.quad) for d in self.detector(up.image)]
+        strips = crop.crop_lines(gray, quads, cfg.crop)
         reads = self.recognizer([s.image for s in strips]) if strips else []
-        return layout.assemble(rgb.shape[:2], found, strips, reads, self.config.layout, source=source, page=page)
+        if cfg.page.orient and self._upside_down(strips, reads):
+            angle += 180.0
+            quads = [q[[2, 3, 0, 1]] for q in quads]                   # the same lines, read the other way
+            strips = crop.crop_lines(gray, quads, cfg.crop)
+            reads = self.recognizer([s.image for s in strips])
+        angle = (angle + 180.0) % 360.0 - 180.0
+        to_up, _ = geometry.upright_map(*rgb.shape[:2], angle)
+        quads_up = [q @ to_up[:, :2].T + to_up[:, 2] for q in quads]
+        return layout.assemble(rgb.shape[:2], quads, quads_up, strips, reads, cfg.layout,
+                               source=source, page=page, angle=angle)
+
+    def _upside_down(self, strips: list, reads: list) -> bool:
+        """Do the page's longest lines read more confidently turned 180 degrees?"""
+        import numpy as np
+
+        cfg = self.config.page
+        idx = sorted(range(len(strips)), key=lambda i: -strips[i].image.shape[1])[:cfg.flip_lines]
+        if not idx:
+            return False
+        turned = self.recognizer([np.ascontiguousarray(strips[i].image[::-1, ::-1]) for i in idx])
+        mean = lambda rs: float(np.mean([r.confidence for r in rs]))
+        return mean(turned) > mean([reads[i] for i in idx]) + cfg.flip_margin
 
 
 def _missing(name: str, where: Path) -> str:

@@ -9,7 +9,7 @@ from detection.predictor import DetectorConfig
 from pipeline.crop import CropConfig
 from pipeline.layout import LayoutConfig
 
-__all__ = ["PipelineConfig", "RecognizerConfig", "DetectorConfig", "CropConfig", "LayoutConfig", "load"]
+__all__ = ["PipelineConfig", "PageConfig", "RecognizerConfig", "DetectorConfig", "CropConfig", "LayoutConfig", "load"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,17 @@ class RecognizerConfig:
 
 
 @dataclass(frozen=True)
+class PageConfig:
+    deskew: bool = True          # measure the page's skew and read it straightened
+    orient: bool = True          # turn sideways and upside-down pages upright
+    min_skew: float = 0.2        # skews below this many degrees are left alone (no resampling)
+    flip_lines: int = 8          # longest lines read both ways to tell upside down from upright
+    flip_margin: float = 0.05    # mean confidence the turned reading must win by
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
+    page: PageConfig = PageConfig()
     recognizer: RecognizerConfig = RecognizerConfig()
     detector: DetectorConfig = DetectorConfig()
     crop: CropConfig = CropConfig()

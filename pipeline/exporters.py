@@ -19,19 +19,23 @@ suffix. The XML formats are built with :mod:`xml.etree.ElementTree`, so text and
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from pipeline.result import Line, Page, Word
 
-__all__ = ["FORMATS", "SUFFIXES", "export", "format_of", "to_txt", "to_json", "to_hocr", "to_alto", "to_tsv"]
+__all__ = ["FORMATS", "SUFFIXES", "export", "format_of", "write_atomic", "to_txt", "to_json", "to_hocr", "to_alto", "to_tsv"]
 
 FORMATS = ("txt", "json", "hocr", "alto", "tsv", "pdf")
 SUFFIXES = {".txt": "txt", ".json": "json", ".hocr": "hocr", ".html": "hocr", ".xhtml": "hocr",
             ".xml": "alto", ".alto": "alto", ".tsv": "tsv", ".pdf": "pdf"}
 SOFTWARE = "ocr-page"
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -63,6 +67,26 @@ def export(pages: list[Page], fmt: str, images=None) -> bytes:
     if fn is None:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     return fn(pages)
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so a killed
+    run leaves either the old file or the complete new one, never half of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)                        # mkstemp makes 0600; outputs get the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 # ---- txt / json ---------------------------------------------------------------------------------------

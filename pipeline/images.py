@@ -3,6 +3,10 @@
 EXIF orientation is applied, so boxes are in the pixels of the page as a viewer shows it; 16-bit, gray,
 gray+alpha, RGBA, palette and CMYK images are converted. A file that cannot be read raises
 :class:`ImageError` with one line naming it.
+
+:func:`load` gives one page (the first frame of a multi-page file); :func:`pages` yields every page of a
+document one at a time (each frame of a TIFF, each page of a PDF rasterized at ``dpi``), so a 200-page
+file never sits in memory at once. PDF needs the optional ``pdf`` extra (pypdfium2, PDFium's renderer).
 """
 from __future__ import annotations
 
@@ -12,9 +16,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageError", "load"]
+__all__ = ["ImageError", "load", "pages", "is_pdf", "PDF_DPI"]
 
 MAX_PIXELS = 200_000_000  # refuse decompression bombs before decoding them
+PDF_DPI = 300
 
 
 class ImageError(ValueError):
@@ -62,3 +67,86 @@ def load(source, name: str | None = None) -> np.ndarray:
         raise ImageError(f"{label}: not a readable image ({type(exc).__name__})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{label}: cannot read image ({exc})") from None
+
+
+def is_pdf(source) -> bool:
+    """Whether ``source`` (a path or bytes) is a PDF, by its first bytes."""
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source[:5]) == b"%PDF-"
+    if isinstance(source, (str, Path)):
+        try:
+            with open(source, "rb") as fh:
+                return fh.read(5) == b"%PDF-"
+        except OSError:
+            return False
+    return False
+
+
+def pages(source, name: str | None = None, dpi: float = PDF_DPI):
+    """Yield ``(index, rgb)`` for every page of ``source``: each frame of a multi-page image, each page of
+    a PDF rendered at ``dpi``, or the one page of anything else :func:`load` takes."""
+    label = name or (str(source) if isinstance(source, (str, Path)) else "bytes")
+    if isinstance(source, (np.ndarray, Image.Image)):
+        yield 0, load(source, name)
+        return
+    if is_pdf(source):
+        yield from _pdf_pages(source, label, dpi)
+        return
+    try:
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        fh = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
+    except FileNotFoundError:
+        raise ImageError(f"{label}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{label}: is a folder, not an image") from None
+    except OSError as exc:
+        raise ImageError(f"{label}: cannot read image ({exc.strerror or exc})") from None
+    with fh:
+        try:
+            im = Image.open(fh)
+        except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+            raise ImageError(f"{label}: not a readable image ({type(exc).__name__})") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageError(f"{label}: cannot read image ({exc})") from None
+        with im:
+            n = getattr(im, "n_frames", 1)
+            for i in range(n):
+                try:
+                    im.seek(i)
+                    im.load()
+                    frame = _from_pil(im)
+                except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+                    raise ImageError(f"{label}: cannot read page {i + 1} ({exc})") from None
+                yield i, frame
+
+
+def _pdf_pages(source, label: str, dpi: float):
+    try:
+        import pypdfium2 as pdfium
+    except ImportError:
+        raise ImageError(f"{label}: reading PDF needs the optional 'pdf' extra (pip install 'ocr-page[pdf]')") from None
+    try:
+        doc = pdfium.PdfDocument(bytes(source) if isinstance(source, (bytes, bytearray)) else str(source))
+    except pdfium.PdfiumError as exc:
+        msg = str(exc).lower()
+        why = "it is encrypted (password protected)" if "password" in msg else f"broken or not a PDF ({exc})"
+        raise ImageError(f"{label}: cannot open PDF: {why}") from None
+    try:
+        for i in range(len(doc)):
+            page = doc[i]
+            try:
+                w, h = page.get_size()
+                scale = dpi / 72.0
+                if w * h * scale * scale > MAX_PIXELS:
+                    raise ImageError(f"{label}: page {i + 1} would be {round(w * scale)} x {round(h * scale)} "
+                                     f"pixels at {dpi:g} dpi, over the {MAX_PIXELS:,}-pixel limit")
+                bitmap = page.render(scale=scale)
+                rgb = np.asarray(bitmap.to_pil().convert("RGB"), dtype=np.uint8).copy()
+                bitmap.close()
+            except pdfium.PdfiumError as exc:
+                raise ImageError(f"{label}: cannot render PDF page {i + 1} ({exc})") from None
+            finally:
+                page.close()
+            yield i, rgb
+    finally:
+        doc.close()

@@ -203,16 +203,18 @@ def words(text: str, char_x: list[float], char_conf: list[float], crop: LineCrop
     return out
 
 
-def assemble(shape: tuple[int, int], found: list, strips: list[LineCrop], reads: list, cfg: LayoutConfig = LayoutConfig(),
-             source: str | None = None, page: int = 0, angle: float = 0.0) -> Page:
-    """The :class:`Page` of one image of ``shape`` (H, W): ``found[i]`` a detected line (``.quad``,
-    ``.score``), ``strips[i]`` its crop and ``reads[i]`` the recognizer's reading of it. Lines read as
-    empty are dropped; the rest get ids in reading order, words, rows and blocks."""
+def assemble(shape: tuple[int, int], quads: list, quads_up: list, strips: list[LineCrop], reads: list,
+             cfg: LayoutConfig = LayoutConfig(), source: str | None = None, page: int = 0, angle: float = 0.0) -> Page:
+    """The :class:`Page` of one image of ``shape`` (H, W). ``quads[i]`` is a line in the image's pixels,
+    ``quads_up[i]`` the same line on the upright page (reading order is decided there), ``strips[i]`` its
+    crop and ``reads[i]`` the recognizer's reading. Lines read as empty are dropped; the rest get ids in
+    reading order, words, rows and blocks; boxes are in the image's pixels."""
     keep = [i for i, r in enumerate(reads) if r.text.strip()]
-    quads = [np.asarray(found[i].quad, np.float64) for i in keep]
-    boxes = np.array([[*q.min(0), *q.max(0)] for q in quads], np.float64).reshape(-1, 4)
-    order = reading_order(boxes, cfg)
-    rows, blocks = group(boxes, order, cfg)
+    q_page = [np.asarray(quads[i], np.float64) for i in keep]
+    boxes = np.array([[*q.min(0), *q.max(0)] for q in q_page], np.float64).reshape(-1, 4)
+    up = np.array([[*np.min(quads_up[i], 0), *np.max(quads_up[i], 0)] for i in keep], np.float64).reshape(-1, 4)
+    order = reading_order(up, cfg)
+    rows, blocks = group(up, order, cfg)
     texts = [reads[i].text.strip() for i in keep]
     block_of = {i: b for b, blk in enumerate(blocks) for r in blk for i in rows[r]}
     new_id = {old: k for k, old in enumerate(i for row in rows for i in row)}
@@ -223,13 +225,14 @@ def assemble(shape: tuple[int, int], found: list, strips: list[LineCrop], reads:
             ws = [Word(boxes[k].tolist(), t, float(r.confidence)) for t in r.text.split()]
         else:
             ws = words(r.text, r.char_x, r.char_conf, strips[keep[k]])
-        lines.append(Line(boxes[k].tolist(), texts[k], float(r.confidence), quads[k].tolist(), ws,
+        lines.append(Line(boxes[k].tolist(), texts[k], float(r.confidence), q_page[k].tolist(), ws,
                           block_of[k], new_id[k]))
     out_blocks = []
     for b, blk in enumerate(blocks):
-        ids = [new_id[i] for r in blk for i in rows[r]]
-        bb = boxes[[i for r in blk for i in rows[r]]]
-        out_blocks.append(Block(b, [*bb[:, :2].min(0).tolist(), *bb[:, 2:].max(0).tolist()], ids))
+        members = [i for r in blk for i in rows[r]]
+        bb = boxes[members]
+        out_blocks.append(Block(b, [*bb[:, :2].min(0).tolist(), *bb[:, 2:].max(0).tolist()],
+                                sorted(new_id[i] for i in members)))
     rows_new = [[new_id[i] for i in row] for row in rows]
     text = page_text([ln.text for ln in lines], rows_new, blocks)
     return Page(int(shape[1]), int(shape[0]), lines, out_blocks, source, page, float(angle), text)

@@ -6,6 +6,7 @@ the user gave (after EXIF orientation). Scores live in their own named fields, n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = ["Word", "Line", "Block", "Page", "SCHEMA"]
@@ -100,3 +101,20 @@ class Page:
         return cls(int(d["width"]), int(d["height"]), [Line.from_dict(x) for x in d.get("lines", [])],
                    [Block.from_dict(b) for b in d.get("blocks", [])], d.get("source"), int(d.get("page", 0)),
                    float(d.get("angle", 0.0)), d.get("text"))
+
+    def save(self, path: str | Path, image=None) -> None:
+        """Write this page to ``path`` in the format its suffix names (.txt .json .hocr .html .xml .alto .tsv
+        .pdf), atomically. A PDF needs the page image: ``image`` (RGB array) or else ``source`` is re-read."""
+        from pipeline.exporters import export, format_of, write_atomic
+
+        fmt = format_of(path)
+        images = None
+        if fmt == "pdf":
+            if image is None:
+                if not self.source or not Path(self.source).is_file():
+                    raise ValueError("a PDF needs the page image: pass image=..., or keep source pointing to the file")
+                from pipeline.images import pages
+
+                image = next(a for i, a in pages(self.source) if i == self.page)
+            images = [image]
+        write_atomic(path, export([self], fmt, images))

@@ -113,7 +113,6 @@ def test_assemble_orders_lines_and_maps_words_to_the_page():
              np.array([[100, 100], [600, 100], [600, 130], [100, 130]], float),
              np.array([[650, 100], [700, 100], [700, 130], [650, 130]], float)]     # read as blank
     strips = [crop_line(page, q) for q in quads]
-    found = [NS(quad=q, score=0.9) for q in quads]
 
     def read(text, crop, xs):
         cx = [float(crop.to_strip([[x, 0]])[0, 0]) for x in xs]
@@ -122,7 +121,7 @@ def test_assemble_orders_lines_and_maps_words_to_the_page():
     reads = [read("Total 9", strips[0], [110, 130, 150, 170, 190, 230, 250]),
              read("Hi", strips[1], [120, 140]),
              read(" ", strips[2], [660])]
-    p = assemble(page.shape, found, strips, reads, source="x.png")
+    p = assemble(page.shape, quads, quads, strips, reads, source="x.png")
     assert [ln.text for ln in p.lines] == ["Hi", "Total 9"]
     assert [ln.id for ln in p.lines] == [0, 1]
     assert p.lines[1].quad == quads[0].tolist()
