@@ -91,32 +91,46 @@ class OCR:
         The page is turned upright (sideways and upside-down pages, skew) for detection and layout only;
         lines are cut from the image as given and every box is in its pixels. ``Page.angle`` is the
         rotation that made it upright, degrees counter-clockwise (e.g. 90.4: text ran up the page)."""
+        return self.read_arrays([rgb], [source], [page])[0]
+
+    def read_arrays(self, rgbs: list, sources: list | None = None, pages: list | None = None) -> list[Page]:
+        """:meth:`read_array` for several pages at once: the line crops of all of them go through the
+        recognizer together, in width-sorted batches."""
         from pipeline import crop, geometry, layout
 
         self.check_pages()
         cfg = self.config
-        gray = crop.to_gray(rgb)
-        angle = 0.0
-        if cfg.page.orient and geometry.is_sideways(gray):
-            angle = 90.0
-        if cfg.page.deskew:
-            turned = gray if not angle else geometry.upright(gray, angle).image
-            skew = geometry.estimate_skew(turned)
-            angle += skew if abs(skew) >= cfg.page.min_skew else 0.0
-        up = geometry.upright(rgb, angle)
-        quads = [up.points_to_page(d.quad) for d in self.detector(up.image)]
-        strips = crop.crop_lines(gray, quads, cfg.crop)
-        reads = self.recognizer([s.image for s in strips]) if strips else []
-        if cfg.page.orient and self._upside_down(strips, reads):
-            angle += 180.0
-            quads = [q[[2, 3, 0, 1]] for q in quads]                   # the same lines, read the other way
-            strips = crop.crop_lines(gray, quads, cfg.crop)
-            reads = self.recognizer([s.image for s in strips])
-        angle = (angle + 180.0) % 360.0 - 180.0
-        to_up, _ = geometry.upright_map(*rgb.shape[:2], angle)
-        quads_up = [q @ to_up[:, :2].T + to_up[:, 2] for q in quads]
-        return layout.assemble(rgb.shape[:2], quads, quads_up, strips, reads, cfg.layout,
-                               source=source, page=page, angle=angle)
+        sources = sources or [None] * len(rgbs)
+        pages = pages or list(range(len(rgbs)))
+        prepared = []                                            # (gray, angle, quads, strips) per page
+        for rgb in rgbs:
+            gray = crop.to_gray(rgb)
+            angle = 0.0
+            if cfg.page.orient and geometry.is_sideways(gray):
+                angle = 90.0
+            if cfg.page.deskew:
+                turned = gray if not angle else geometry.upright(gray, angle).image
+                skew = geometry.estimate_skew(turned)
+                angle += skew if abs(skew) >= cfg.page.min_skew else 0.0
+            up = geometry.upright(rgb, angle)
+            quads = [up.points_to_page(d.quad) for d in self.detector(up.image)]
+            prepared.append([gray, angle, quads, crop.crop_lines(gray, quads, cfg.crop)])
+        all_strips = [s.image for p in prepared for s in p[3]]
+        all_reads = self.recognizer(all_strips) if all_strips else []
+        out, k = [], 0
+        for (gray, angle, quads, strips), rgb, source, index in zip(prepared, rgbs, sources, pages):
+            reads, k = all_reads[k:k + len(strips)], k + len(strips)
+            if cfg.page.orient and self._upside_down(strips, reads):
+                angle += 180.0
+                quads = [q[[2, 3, 0, 1]] for q in quads]               # the same lines, read the other way
+                strips = crop.crop_lines(gray, quads, cfg.crop)
+                reads = self.recognizer([s.image for s in strips])
+            angle = (angle + 180.0) % 360.0 - 180.0
+            to_up, _ = geometry.upright_map(*rgb.shape[:2], angle)
+            quads_up = [q @ to_up[:, :2].T + to_up[:, 2] for q in quads]
+            out.append(layout.assemble(rgb.shape[:2], quads, quads_up, strips, reads, cfg.layout,
+                                       source=source, page=index, angle=angle))
+        return out
 
     def _upside_down(self, strips: list, reads: list) -> bool:
         """Do the page's longest lines read more confidently turned 180 degrees?"""

@@ -5,6 +5,7 @@ Exit codes: 0 success; 1 some inputs failed; 2 bad usage or input; 3 no trained 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -16,54 +17,170 @@ def _fail(prog: str, msg: str, code: int) -> int:
     return code
 
 
-def _load_pipeline(prog: str, device: str = "cpu"):
+def _load_pipeline(prog: str, device: str = "cpu", config: str | None = None, threads: int | None = None):
     import pipeline
 
     try:
-        return pipeline.load(device=device), 0
+        return pipeline.load(config=config, device=device, threads=threads), 0
     except pipeline.NoWeightsError as exc:
         return None, _fail(prog, str(exc), 3)
+    except (ValueError, FileNotFoundError) as exc:
+        return None, _fail(prog, str(exc).splitlines()[0], 2)
+
+
+def _numbered(path: Path, n: int, total: int) -> Path:
+    return path if total == 1 else path.with_name(f"{path.stem}-{n + 1}{path.suffix}")
 
 
 def ocr_page(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="ocr-page", description="Read the text of page images.")
-    ap.add_argument("inputs", nargs="+", help="image files ('-' reads standard input)")
-    ap.add_argument("--device", default="cpu")
+    from pipeline.exporters import FORMATS
+
+    ap = argparse.ArgumentParser(
+        prog="ocr-page", description="Read the text of scanned pages, receipts, forms and photos of pages.",
+        epilog="Exit codes: 0 all read; 1 some inputs could not be read (the rest are written); "
+               "2 bad usage or no readable input; 3 no trained weights.")
+    ap.add_argument("inputs", nargs="+", help="image or PDF files; '-' reads one from standard input")
+    ap.add_argument("-f", "--format", choices=FORMATS, default=None,
+                    help="output format (default: from -o's suffix, else txt)")
+    ap.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
+    ap.add_argument("--layout", action="store_true", help="txt that keeps horizontal positions (receipts, forms)")
+    ap.add_argument("--draw", type=Path, metavar="PNG", help="also draw lines, words and text over the page")
+    ap.add_argument("--dump-crops", type=Path, metavar="DIR", help="also write every line crop the recognizer read")
+    ap.add_argument("--dpi", type=float, default=300, help="PDF inputs are rendered at this resolution (300)")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads for the networks")
+    ap.add_argument("--config", help="pipeline YAML (default: configs/default.yaml)")
     args = ap.parse_args(argv)
-    for p in args.inputs:
-        if p != "-" and not Path(p).is_file():
-            return _fail("ocr-page", f"{p}: no such file", 2)
-    ocr, code = _load_pipeline("ocr-page", args.device)
+    from pipeline.exporters import export, format_of, write_atomic
+
+    try:
+        fmt = args.format or (format_of(args.output) if args.output else "txt")
+    except ValueError as exc:
+        return _fail("ocr-page", str(exc), 2)
+    if args.layout and fmt != "txt":
+        return _fail("ocr-page", "--layout is a txt mode; it cannot be used with --format " + fmt, 2)
+    if fmt == "pdf" and args.output is None and sys.stdout.isatty():
+        return _fail("ocr-page", "a PDF is binary: give -o FILE.pdf or redirect standard output", 2)
+    if args.inputs.count("-") > 1:
+        return _fail("ocr-page", "'-' (standard input) can be given once", 2)
+    ocr, code = _load_pipeline("ocr-page", args.device, args.config, args.threads)
     if ocr is None:
         return code
     import pipeline
+    from pipeline.images import ImageError
 
     try:
-        for p in args.inputs:
-            print(ocr(sys.stdin.buffer.read() if p == "-" else p).text)
+        ocr.check_pages()
     except pipeline.NoWeightsError as exc:
         return _fail("ocr-page", str(exc), 3)
-    return 0
+    pages, images, failed = [], [], 0
+    for name in args.inputs:
+        src = sys.stdin.buffer.read() if name == "-" else name
+        label = "stdin" if name == "-" else name
+        try:
+            for page, rgb in ocr.iter_read(src, dpi=args.dpi, source=label, with_images=True):
+                pages.append(page)
+                if fmt == "pdf" or args.draw or args.dump_crops:
+                    images.append(rgb)
+        except ImageError as exc:
+            failed += 1
+            print(f"ocr-page: {exc}", file=sys.stderr)
+    if not pages:
+        return 2
+    if args.layout:
+        from pipeline import layout
+
+        data = ("\f".join(layout.page_layout_text(p) for p in pages) + "\n").encode("utf-8")
+    else:
+        data = export(pages, fmt, images if fmt == "pdf" else None)
+    try:
+        if args.output:
+            write_atomic(args.output, data)
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        if args.draw:
+            from PIL import Image
+
+            from pipeline.draw import draw_page
+
+            for n, (page, rgb) in enumerate(zip(pages, images)):
+                Image.fromarray(draw_page(rgb, page)).save(_numbered(args.draw, n, len(pages)))
+        if args.dump_crops:
+            _dump_crops(ocr, pages, images, args.dump_crops)
+    except OSError as exc:
+        return _fail("ocr-page", f"cannot write output: {exc.strerror or exc} ({exc.filename or args.output})", 2)
+    return 1 if failed else 0
+
+
+def _dump_crops(ocr, pages, images, folder: Path) -> None:
+    """Write each line's strip as ``p{page}_l{line}.png`` and an index ``crops.tsv`` (file, text, confidence)."""
+    import cv2
+
+    from pipeline import crop
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ["file\ttext\tconfidence"]
+    for n, (page, rgb) in enumerate(zip(pages, images)):
+        gray = crop.to_gray(rgb)
+        for ln in page.lines:
+            name = f"p{n + 1}_l{ln.id:03d}.png"
+            cv2.imwrite(str(folder / name), crop.crop_line(gray, ln.quad, ocr.config.crop).image)
+            rows.append(f"{name}\t{' '.join(ln.text.split())}\t{ln.confidence:.3f}")
+    (folder / "crops.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
 def ocr_batch(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="ocr-batch", description="Convert a folder of scans.")
+    from pipeline import batch
+
+    ap = argparse.ArgumentParser(
+        prog="ocr-batch", description="Convert a folder of scans (recursively), mirroring its tree.",
+        epilog="Run the same command again to resume: inputs whose outputs all exist are skipped. Exit codes: "
+               "0 all converted; 1 some inputs failed (listed in OUT_DIR/" + batch.REPORT + "); "
+               "2 bad usage; 3 no trained weights.")
     ap.add_argument("in_dir", type=Path)
     ap.add_argument("out_dir", type=Path)
+    ap.add_argument("-f", "--format", default="txt",
+                    help="comma-separated output formats: " + ",".join(batch.EXTENSIONS) + " (default txt)")
+    ap.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs exist")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads in all (split among workers)")
+    ap.add_argument("--config", help="pipeline YAML (default: configs/default.yaml)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
-    if not args.in_dir.is_dir():
-        return _fail("ocr-batch", f"{args.in_dir}: no such folder", 2)
-    ocr, code = _load_pipeline("ocr-batch", args.device)
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in batch.EXTENSIONS]
+    if bad or not formats:
+        return _fail("ocr-batch", f"unknown format {', '.join(bad) or '(none)'}; choose from {', '.join(batch.EXTENSIONS)}", 2)
+    if args.workers < 1:
+        return _fail("ocr-batch", "--workers must be at least 1", 2)
+    try:
+        jobs = batch.plan(args.in_dir, args.out_dir, list(dict.fromkeys(formats)))
+    except batch.BatchError as exc:
+        return _fail("ocr-batch", str(exc), 2)
+    ocr, code = _load_pipeline("ocr-batch", args.device, args.config,
+                               args.threads if args.workers == 1 else 1)
     if ocr is None:
         return code
     import pipeline
 
     try:
-        ocr.check_pages()  # before any file is touched
+        ocr.check_pages()                                     # before any file is touched
     except pipeline.NoWeightsError as exc:
         return _fail("ocr-batch", str(exc), 3)
-    return 0
+    per_worker = max(1, (args.threads or os.cpu_count() or 1) // args.workers)
+    try:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        report = batch.run_batch(jobs, args.out_dir, ocr if args.workers == 1 else None, args.workers, args.overwrite,
+                                 load_args=(args.config, args.device, per_worker), progress=not args.quiet)
+    except OSError as exc:
+        return _fail("ocr-batch", f"cannot write to {args.out_dir}: {exc.strerror or exc}", 2)
+    print(f"ocr-batch: {report.converted} converted ({report.pages} pages), {report.skipped} already done, "
+          f"{len(report.failed)} failed in {report.seconds:.1f} s", file=sys.stderr)
+    for rel, why in sorted(report.failed.items()):
+        print(f"ocr-batch: failed: {rel}: {why}", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def ocr_train(argv: list[str] | None = None) -> int:

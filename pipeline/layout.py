@@ -29,7 +29,7 @@ import numpy as np
 from pipeline.crop import LineCrop
 from pipeline.result import Block, Line, Page, Word
 
-__all__ = ["LayoutConfig", "reading_order", "group", "page_text", "layout_text", "words", "assemble"]
+__all__ = ["LayoutConfig", "reading_order", "group", "page_text", "layout_text", "page_layout_text", "words", "assemble"]
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,13 @@ def layout_text(boxes, texts: list[str], rows: list[list[int]]) -> str:
         out.append(s.rstrip())
         last_bottom = float(np.max(boxes[row, 3]))
     return "\n".join(out)
+
+
+def page_layout_text(page: Page, cfg: LayoutConfig = LayoutConfig()) -> str:
+    """:func:`layout_text` of a finished :class:`Page` (rows rebuilt from its lines in reading order)."""
+    boxes = np.array([ln.box for ln in page.lines], np.float64).reshape(-1, 4)
+    rows, _ = group(boxes, list(range(len(page.lines))), cfg)
+    return layout_text(boxes, [ln.text for ln in page.lines], rows)
 
 
 def words(text: str, char_x: list[float], char_conf: list[float], crop: LineCrop) -> list[Word]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["searchable_pdf", "glyphless_font", "COVERED"]
+__all__ = ["searchable_pdf", "page_jpeg", "glyphless_font", "COVERED"]
 
 UPM = 1000
 ADVANCE = 500                       # every glyph is half an em wide; text is stretched to its box anyway
@@ -71,9 +71,18 @@ def _safe(text: str) -> str:
     return "".join(ch if ord(ch) in COVERED else "?" for ch in text)
 
 
+def page_jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
+    """The JPEG a searchable PDF embeds for a page (long jobs keep these instead of the pixels)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(rgb)).convert("RGB").save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
 def searchable_pdf(pages: list, images: list | None, dpi: float = 300.0) -> bytes:
-    """PDF bytes of ``pages`` (:class:`pipeline.result.Page`) over ``images`` (RGB uint8 arrays, one per
-    page, in the pixels the page's boxes use)."""
+    """PDF bytes of ``pages`` (:class:`pipeline.result.Page`) over ``images``, one per page in the pixels
+    the page's boxes use: RGB uint8 arrays, or their :func:`page_jpeg` bytes."""
     import warnings
 
     from fpdf import FPDF
@@ -91,15 +100,17 @@ def searchable_pdf(pages: list, images: list | None, dpi: float = 300.0) -> byte
         pdf.add_font("GlyphLess", "", str(glyphless_font()))
     k = 72.0 / dpi                                          # points per pixel
     for page, img in zip(pages, images):
-        img = np.asarray(img)
-        h, w = img.shape[:2]
+        if isinstance(img, (bytes, bytearray)):
+            jpeg = bytes(img)
+            with Image.open(io.BytesIO(jpeg)) as im:
+                w, h = im.size
+        else:
+            img, jpeg = np.asarray(img), None
+            h, w = img.shape[:2]
         if (w, h) != (page.width, page.height):
             raise ValueError(f"page is {page.width} x {page.height} but its image is {w} x {h}")
         pdf.add_page(format=(w * k, h * k))
-        buf = io.BytesIO()
-        Image.fromarray(img).convert("RGB").save(buf, format="JPEG", quality=85)
-        buf.seek(0)
-        pdf.image(buf, x=0, y=0, w=w * k, h=h * k)
+        pdf.image(io.BytesIO(jpeg if jpeg is not None else page_jpeg(img)), x=0, y=0, w=w * k, h=h * k)
         pdf.text_mode = TextMode.INVISIBLE
         for line in page.lines:
             items = [(wd.box, wd.text) for wd in line.words] or [(line.box, line.text)]

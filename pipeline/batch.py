@@ -1,0 +1,259 @@
+"""``ocr-batch IN_DIR OUT_DIR``: convert a folder of scans, resumably, one failure never stopping the rest.
+
+- Inputs: every image or PDF under IN_DIR (recursively, in sorted order; folder links are followed once,
+  so a link loop ends); hidden files and folders are skipped.
+- Outputs mirror the tree: ``IN_DIR/a/b.jpg`` -> ``OUT_DIR/a/b.txt`` (and ``.json``, ``.hocr``, ``.xml``
+  for ALTO, ``.tsv``, ``.pdf``). Two inputs of one folder that share a name up to the suffix (``b.jpg``,
+  ``b.png``) keep their suffix instead (``b.jpg.txt``), so no output is shared. Every output path is
+  checked to lie inside OUT_DIR; OUT_DIR inside IN_DIR is refused (it would read its own outputs).
+- Each output is written atomically (temporary file + rename): a killed run never leaves half a file, and
+  an input whose outputs all exist is done. Running the same command again skips those and converts the
+  rest (``--overwrite`` redoes everything).
+- Pages of a multi-page document are read ``chunk`` at a time (their line crops share recognizer
+  batches) and never all held at once; a searchable PDF keeps only each page's JPEG.
+- ``--workers N`` runs N processes. A worker that dies (a crash in a native library, the OOM killer)
+  costs only the file it held: the files in flight are retried one by one in a fresh process, and the
+  one that kills it again is reported as failed.
+- Failures are listed with their reasons in ``OUT_DIR/ocr-batch-report.json`` and on stderr; the exit
+  code is 1 when anything failed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["INPUT_SUFFIXES", "EXTENSIONS", "find_inputs", "plan", "Job", "BatchReport", "run_batch", "REPORT"]
+
+INPUT_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".pbm", ".pgm", ".ppm",
+                  ".pnm", ".jp2", ".pdf"}
+EXTENSIONS = {"txt": ".txt", "json": ".json", "hocr": ".hocr", "alto": ".xml", "tsv": ".tsv", "pdf": ".pdf"}
+REPORT = "ocr-batch-report.json"
+
+
+class BatchError(ValueError):
+    """A batch that cannot start (bad folders)."""
+
+
+@dataclass
+class Job:
+    input: Path                      # the file to read
+    rel: str                         # its path below IN_DIR (for messages and the report)
+    outputs: dict[str, Path]         # format -> output file
+
+    def done(self) -> bool:
+        return all(p.is_file() for p in self.outputs.values())
+
+
+@dataclass
+class BatchReport:
+    converted: int = 0
+    skipped: int = 0
+    pages: int = 0
+    failed: dict[str, str] = field(default_factory=dict)     # rel path -> reason
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"converted": self.converted, "skipped": self.skipped, "pages": self.pages,
+                "failed": [{"input": k, "error": v} for k, v in sorted(self.failed.items())],
+                "seconds": round(self.seconds, 2)}
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def find_inputs(in_dir: Path) -> list[Path]:
+    """Image and PDF files under ``in_dir`` as paths relative to it, sorted; folder links are followed,
+    each real folder once."""
+    in_dir = Path(in_dir)
+    seen, found = set(), []
+    for root, dirs, files in os.walk(in_dir, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for f in sorted(files):
+            if not f.startswith(".") and Path(f).suffix.lower() in INPUT_SUFFIXES:
+                full = Path(root) / f
+                if full.is_file():
+                    found.append(full.relative_to(in_dir))
+    return sorted(found)
+
+
+def plan(in_dir: Path, out_dir: Path, formats: list[str]) -> list[Job]:
+    """The jobs of a batch: every input and its output files (see the module docstring)."""
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    if not in_dir.is_dir():
+        raise BatchError(f"{in_dir}: no such folder")
+    rin, rout = in_dir.resolve(), out_dir.resolve()
+    if rout == rin or _inside(rout, rin):
+        raise BatchError(f"{out_dir} is inside {in_dir}: the batch would read its own outputs; "
+                         "choose an output folder outside the input folder")
+    rels = find_inputs(in_dir)
+    stems: dict[tuple[str, str], int] = {}
+    for r in rels:
+        key = (str(r.parent), r.stem.lower())
+        stems[key] = stems.get(key, 0) + 1
+    jobs = []
+    for r in rels:
+        base = r.name if stems[(str(r.parent), r.stem.lower())] > 1 else r.stem
+        outs = {}
+        for fmt in formats:
+            target = out_dir / r.parent / (base + EXTENSIONS[fmt])
+            if not _inside(target.resolve(), rout):          # a linked output folder pointing elsewhere
+                raise BatchError(f"{target}: would be written outside {out_dir}")
+            outs[fmt] = target
+        jobs.append(Job(in_dir / r, str(r), outs))
+    return jobs
+
+
+# ---- converting one file (in this process or a worker) -----------------------------------------------
+_OCR = None
+
+
+def _init_worker(config, device, threads) -> None:
+    global _OCR
+    import pipeline
+
+    _OCR = pipeline.load(config=config, device=device, threads=threads)
+
+
+def convert(ocr, job: Job, chunk: int = 4) -> int:
+    """Read every page of ``job.input`` and write all its outputs; returns the page count."""
+    from pipeline.exporters import export, write_atomic
+    from pipeline.images import pages as iter_pages
+    from pipeline.pdf import page_jpeg
+
+    want_pdf = "pdf" in job.outputs
+    pages, jpegs, buf = [], [], []
+
+    def flush():
+        rgbs = [a for _, a in buf]
+        pages.extend(ocr.read_arrays(rgbs, [job.rel] * len(buf), [i for i, _ in buf]))
+        if want_pdf:
+            jpegs.extend(page_jpeg(a) for a in rgbs)
+        buf.clear()
+
+    for index, rgb in iter_pages(job.input, job.rel):
+        buf.append((index, rgb))
+        if len(buf) >= chunk:
+            flush()
+    if buf:
+        flush()
+    for fmt, path in job.outputs.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, export(pages, fmt, jpegs if fmt == "pdf" else None))
+    return len(pages)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return msg
+
+
+def _worker_task(job: Job, chunk: int) -> tuple[int, str | None]:
+    try:
+        return convert(_OCR, job, chunk), None
+    except Exception as exc:                                   # reported per file; the batch goes on
+        return 0, _reason(exc)
+
+
+# ---- the batch ---------------------------------------------------------------------------------------
+def run_batch(jobs: list[Job], out_dir: Path, ocr=None, workers: int = 1, overwrite: bool = False, chunk: int = 4,
+              load_args: tuple = (None, "cpu", None), progress: bool = True) -> BatchReport:
+    """Convert ``jobs``; ``ocr`` is the loaded pipeline for ``workers == 1``, ``load_args`` = (config,
+    device, threads per worker) for workers. Returns the report, also written to ``OUT_DIR``."""
+    from tqdm import tqdm
+
+    report = BatchReport()
+    todo = []
+    for job in jobs:
+        if not overwrite and job.done():
+            report.skipped += 1
+        else:
+            todo.append(job)
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(todo), unit="file", desc="ocr-batch", disable=not progress, dynamic_ncols=True)
+
+    def finished(job: Job, n: int, err: str | None) -> None:
+        if err is None:
+            report.converted += 1
+            report.pages += n
+            report.failed.pop(job.rel, None)
+        else:
+            report.failed[job.rel] = err
+            bar.write(f"ocr-batch: {job.rel}: {err}", file=sys.stderr)
+        bar.update(1)
+        bar.set_postfix(pages_s=f"{report.pages / max(1e-9, time.perf_counter() - t0):.2f}", failed=len(report.failed))
+
+    try:
+        if workers <= 1:
+            for job in todo:
+                try:
+                    n, err = convert(ocr, job, chunk), None
+                except Exception as exc:
+                    n, err = 0, _reason(exc)
+                finished(job, n, err)
+        else:
+            _run_pool(todo, workers, chunk, load_args, finished)
+    finally:
+        bar.close()
+        report.seconds = time.perf_counter() - t0
+        out_dir.mkdir(parents=True, exist_ok=True)
+        from pipeline.exporters import write_atomic
+
+        write_atomic(out_dir / REPORT, (json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n").encode())
+    return report
+
+
+def _pool(n: int, load_args: tuple) -> ProcessPoolExecutor:
+    import multiprocessing as mp
+
+    return ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                               initargs=load_args)
+
+
+def _run_pool(todo: list[Job], workers: int, chunk: int, load_args: tuple, finished) -> None:
+    """Run jobs on ``workers`` processes, ``workers`` in flight at a time; after a worker dies, the jobs
+    that were in flight are retried one at a time in a fresh single process to find the one to blame."""
+    queue = list(todo)
+    suspects: list[Job] = []
+    while queue or suspects:
+        if suspects:                                          # one at a time: a crash now names its file
+            job = suspects.pop(0)
+            with _pool(1, load_args) as ex:
+                try:
+                    n, err = ex.submit(_worker_task, job, chunk).result()
+                except BrokenProcessPool:
+                    n, err = 0, "the worker process died while reading it (crash or out of memory)"
+            finished(job, n, err)
+            continue
+        ex = _pool(workers, load_args)
+        inflight = {}
+        try:
+            while queue or inflight:
+                while queue and len(inflight) < workers:
+                    job = queue.pop(0)
+                    inflight[ex.submit(_worker_task, job, chunk)] = job
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    n, err = fut.result()                     # BrokenProcessPool surfaces here
+                    finished(inflight.pop(fut), n, err)
+        except BrokenProcessPool:
+            suspects.extend(inflight.values())
+        finally:
+            ex.shutdown(wait=True, cancel_futures=True)
