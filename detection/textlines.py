@@ -14,7 +14,9 @@ Steps (after Tian et al. 2016, sec. 3.1, adapted to documents):
 3. chains of at least ``min_proposals`` become lines: the centre line is fitted by least squares (keeps a
    small skew), top and bottom edges are the median offsets of the proposals' tops and bottoms from it;
 4. the ends move to the side-refinement estimate of the end proposals (when given); the line score is the
-   mean proposal score, and lines under ``min_line_score`` are dropped.
+   mean proposal score, and lines under ``min_line_score`` are dropped;
+5. a line lying more than ``line_overlap`` (by box area) inside a longer line (more proposals; then a
+   better score) is dropped: two chains through the upper and lower halves of one row are one line.
 
 The gap scales with text height: a fixed pixel gap (the original 50 px) merges the columns of a small-
 print page and splits the words of a big heading.
@@ -39,6 +41,7 @@ class TextLineConfig:
     min_size_sim: float = 0.6      # smaller height / larger height
     min_proposals: int = 2
     min_line_score: float = 0.75
+    line_overlap: float = 0.5      # a line more than this much inside a longer / better one is dropped
 
 
 @dataclass
@@ -106,6 +109,22 @@ def _fit(b: np.ndarray, s: np.ndarray, side: np.ndarray | None) -> tuple[np.ndar
     return quad, float(s.mean())
 
 
+def _suppress(lines: list[TextLine], overlap: float) -> list[TextLine]:
+    """Drop a line when more than ``overlap`` of it (by box area) lies in a better-scoring line: two
+    chains through one row of text (one along its upper half, one along its lower) read as one."""
+    if overlap >= 1 or len(lines) < 2:
+        return lines
+    order = sorted(range(len(lines)), key=lambda i: (-len(lines[i].proposals), -lines[i].score))
+    kept: list[int] = []
+    for i in order:
+        a = lines[i].box
+        area = max(1e-9, (a[2] - a[0]) * (a[3] - a[1]))
+        if all(max(0.0, min(a[2], lines[j].box[2]) - max(a[0], lines[j].box[0]))
+               * max(0.0, min(a[3], lines[j].box[3]) - max(a[1], lines[j].box[1])) <= overlap * area for j in kept):
+            kept.append(i)
+    return [lines[i] for i in sorted(kept)]
+
+
 def build_lines(boxes: np.ndarray, scores: np.ndarray, side: np.ndarray | None = None,
                 cfg: TextLineConfig = TextLineConfig()) -> list[TextLine]:
     """Text lines from proposals ``boxes (N, 4)``, ``scores (N,)`` and optional ``side (N,)`` offsets,
@@ -139,5 +158,6 @@ def build_lines(boxes: np.ndarray, scores: np.ndarray, side: np.ndarray | None =
         quad, score = _fit(b[c], s[c], None if sd is None else sd[c])
         if score >= cfg.min_line_score:
             lines.append(TextLine(quad, score, idx[c]))
+    lines = _suppress(lines, cfg.line_overlap)
     lines.sort(key=lambda ln: (float(ln.quad[:, 1].mean()), float(ln.quad[0, 0])))
     return lines

@@ -63,6 +63,11 @@ def ocr_page(argv: list[str] | None = None) -> int:
         return _fail("ocr-page", "a PDF is binary: give -o FILE.pdf or redirect standard output", 2)
     if args.inputs.count("-") > 1:
         return _fail("ocr-page", "'-' (standard input) can be given once", 2)
+    missing = [p for p in args.inputs if p != "-" and not Path(p).is_file()]
+    for p in missing:
+        print(f"ocr-page: {p}: {'is a folder, not an image' if Path(p).is_dir() else 'no such file'}", file=sys.stderr)
+    if len(missing) == len(args.inputs):
+        return 2
     ocr, code = _load_pipeline("ocr-page", args.device, args.config, args.threads)
     if ocr is None:
         return code
@@ -73,8 +78,8 @@ def ocr_page(argv: list[str] | None = None) -> int:
         ocr.check_pages()
     except pipeline.NoWeightsError as exc:
         return _fail("ocr-page", str(exc), 3)
-    pages, images, failed = [], [], 0
-    for name in args.inputs:
+    pages, images, failed = [], [], len(missing)
+    for name in (p for p in args.inputs if p not in missing):
         src = sys.stdin.buffer.read() if name == "-" else name
         label = "stdin" if name == "-" else name
         try:

@@ -55,7 +55,12 @@ def test_images_bad_input_is_one_clear_line(tmp_path, content):
         images.load(tmp_path / "missing.png")
 
 
-def test_ocr_page_says_no_weights_yet(capsys):
+def test_ocr_page_says_no_weights_yet(capsys, monkeypatch):
+    import detection
+    import recognition
+
+    monkeypatch.setattr(detection, "weights_path", lambda: None)
+    monkeypatch.setattr(recognition, "weights_path", lambda: None)
     assert ocr_page(["samples/letter.jpg"]) == 3
     assert "no weights yet" in capsys.readouterr().err
     assert ocr_page(["missing.png"]) == 2
