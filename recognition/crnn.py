@@ -62,6 +62,7 @@ class CRNN(nn.Module):
         self.cnn = nn.Sequential(*layers)
         self.rnn = nn.LSTM(cin, hidden, num_layers=2, bidirectional=True)
         self.fc = nn.Linear(2 * hidden, num_classes)
+        self.to(memory_format=torch.channels_last)   # NHWC: oneDNN convolutions ~1.3x faster on CPU here
 
     def arch(self) -> dict:
         """Constructor arguments, stored in weight files."""
@@ -70,7 +71,7 @@ class CRNN(nn.Module):
     def forward(self, x: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:
         """``x`` (B,1,32,W); ``widths`` (B,) the unpadded input widths, so the BiLSTM never reads padding.
         Returns logits (T,B,C); steps past ``timesteps(widths[b])`` are padding and must be masked."""
-        f = self.cnn(x)                           # B,c,1,T
+        f = self.cnn(x.contiguous(memory_format=torch.channels_last))   # B,c,1,T
         f = f.squeeze(2).permute(2, 0, 1)         # T,B,c
         if widths is not None:
             lengths = (widths.to("cpu", torch.int64) // STRIDE + 1).clamp(max=f.shape[0])
