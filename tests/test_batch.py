@@ -97,3 +97,25 @@ def test_pages_of_a_document_are_read_in_chunks(tree, tmp_path):
     job = next(j for j in batch.plan(tree, tmp_path / "o", ["txt"]) if j.rel.endswith("c.tif"))
     assert batch.convert(ocr, job, chunk=2) == 3
     assert ocr.calls == [("sub/deeper/c.tif", [0, 1]), ("sub/deeper/c.tif", [2])]
+
+
+def test_a_pdf_gives_one_page_per_page_and_a_searchable_pdf(tmp_path):
+    from fpdf import FPDF
+
+    src = tmp_path / "in"
+    src.mkdir()
+    pdf = FPDF(unit="pt")
+    for _ in range(3):
+        pdf.add_page(format=(144, 72))
+    (src / "doc.pdf").write_bytes(bytes(pdf.output()))
+    out = tmp_path / "out"
+    rep = batch.run_batch(batch.plan(src, out, ["json", "pdf"]), out, FakeOCR(), progress=False)
+    assert (rep.converted, rep.pages) == (1, 3)
+    pages = json.loads((out / "doc.json").read_text())
+    assert [p["page"] for p in pages] == [0, 1, 2] and pages[0]["width"] == 600      # 2 in at 300 dpi
+    import io
+
+    import pypdf
+
+    reader = pypdf.PdfReader(io.BytesIO((out / "doc.pdf").read_bytes()))
+    assert len(reader.pages) == 3 and "doc.pdf p2 600x300" in reader.pages[2].extract_text()

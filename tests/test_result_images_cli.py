@@ -84,3 +84,53 @@ def test_console_script_entry_exits_with_code():
     r = subprocess.run([sys.executable, "-c", "from pipeline.cli import page_main; page_main()", "x.png"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip() == "ocr-page: x.png: no such file"
+
+
+def _pdf_bytes(n_pages: int, encrypt: str | None = None) -> bytes:
+    """A PDF of ``n_pages`` 2 x 1 inch pages, each with a black bar whose width grows with the page number."""
+    import io
+
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt")
+    for k in range(n_pages):
+        pdf.add_page(format=(144, 72))
+        pdf.rect(10, 10, 20 * (k + 1), 20, style="F")
+    raw = bytes(pdf.output())
+    if encrypt is None:
+        return raw
+    import pypdf
+
+    w = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(raw)))
+    w.encrypt(encrypt)
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def test_pages_of_multi_page_tiff_and_pdf(tmp_path):
+    frames = [Image.fromarray(np.full((8, 12), v, np.uint8)) for v in (10, 120, 250)]
+    tif = tmp_path / "three.tif"
+    frames[0].save(tif, save_all=True, append_images=frames[1:])
+    got = list(images.pages(tif))
+    assert [i for i, _ in got] == [0, 1, 2] and [int(a[0, 0, 0]) for _, a in got] == [10, 120, 250]
+    assert images.load(tif)[0, 0, 0] == 10                          # load() is the first page
+    pdf = tmp_path / "two.pdf"
+    pdf.write_bytes(_pdf_bytes(2))
+    got = list(images.pages(pdf, dpi=144))
+    assert [a.shape for _, a in got] == [(144, 288, 3), (144, 288, 3)]
+    dark = [int((a[:, :, 0] < 128).sum(axis=1).max()) for _, a in got]   # bar 20 pt wide, then 40 pt
+    assert abs(dark[0] - 40) <= 2 and abs(dark[1] - 80) <= 2
+    assert len(list(images.pages(pdf.read_bytes(), dpi=72))) == 2   # bytes too
+
+
+def test_broken_and_encrypted_pdfs_are_one_clear_line(tmp_path):
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4\nthis is not really a pdf")
+    with pytest.raises(images.ImageError, match="broken.pdf: cannot open PDF: broken"):
+        list(images.pages(bad))
+    locked = tmp_path / "locked.pdf"
+    locked.write_bytes(_pdf_bytes(1, encrypt="secret"))
+    with pytest.raises(images.ImageError) as err:
+        list(images.pages(locked))
+    assert "locked.pdf" in str(err.value) and "encrypted" in str(err.value) and "\n" not in str(err.value)
