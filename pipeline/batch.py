@@ -119,6 +119,18 @@ def plan(in_dir: Path, out_dir: Path, formats: list[str]) -> list[Job]:
     return jobs
 
 
+def _remove_stale_parts(jobs: list[Job]) -> None:
+    """Delete temporary files a killed run left beside the outputs (``.NAME.*.part``, see
+    :func:`pipeline.exporters.write_atomic`); finished outputs are never touched."""
+    for folder in {p.parent for j in jobs for p in j.outputs.values()}:
+        if folder.is_dir():
+            for tmp in folder.glob(".*.part"):
+                try:
+                    tmp.unlink()
+                except OSError:
+                    pass
+
+
 # ---- converting one file (in this process or a worker) -----------------------------------------------
 _OCR = None
 
@@ -180,6 +192,7 @@ def run_batch(jobs: list[Job], out_dir: Path, ocr=None, workers: int = 1, overwr
     from tqdm import tqdm
 
     report = BatchReport()
+    _remove_stale_parts(jobs)
     todo = []
     for job in jobs:
         if not overwrite and job.done():

@@ -119,3 +119,65 @@ def test_a_pdf_gives_one_page_per_page_and_a_searchable_pdf(tmp_path):
 
     reader = pypdf.PdfReader(io.BytesIO((out / "doc.pdf").read_bytes()))
     assert len(reader.pages) == 3 and "doc.pdf p2 600x300" in reader.pages[2].extract_text()
+
+
+DRIVER = """
+import sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from pipeline import batch
+from pipeline.result import Line, Page
+
+class SlowOCR:
+    def check_pages(self):
+        pass
+    def read_arrays(self, rgbs, sources, pages):
+        with open({log!r}, "a") as fh:
+            fh.write(sources[0] + "\\n")
+        time.sleep(0.12)
+        return [Page(a.shape[1], a.shape[0], [Line([0, 0, 5, 5], f"{{s}} {{int(a.mean())}}", 0.9)], source=s, page=p)
+                for a, s, p in zip(rgbs, sources, pages)]
+
+out = Path(sys.argv[1])
+batch.run_batch(batch.plan(Path({src!r}), out, ["txt", "json", "pdf"]), out, SlowOCR(), progress=False)
+"""
+
+
+def test_a_killed_batch_resumes_without_partial_outputs_or_repeats(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    src = tmp_path / "in"
+    for k in range(14):
+        _img(src / f"p{k:02d}.png", 60, 40 + k)
+    root = str(Path(__file__).resolve().parents[1])
+    log = tmp_path / "read.log"
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER.format(root=root, log=str(log), src=str(src)))
+    ref = tmp_path / "ref"
+    subprocess.run([sys.executable, str(script), str(ref)], check=True, timeout=120)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, str(script), str(out)])
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(out.glob("*.pdf"))) < 4:    # kill part-way through
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = sorted(p.stem for p in out.glob("*.pdf"))
+    assert 4 <= len(finished) < 14
+    for p in out.iterdir():                                              # what is there is whole
+        if p.suffix == ".json":
+            json.loads(p.read_text())
+    log.write_text("")
+    subprocess.run([sys.executable, str(script), str(out)], check=True, timeout=120)
+    reread = log.read_text().split()
+    assert not set(reread) & {f + ".png" for f in finished if (out / f"{f}.txt").exists() and (out / f"{f}.json").exists()}
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".part")]
+    names = sorted(p.name for p in ref.iterdir() if p.name != batch.REPORT)
+    assert sorted(p.name for p in out.iterdir() if p.name != batch.REPORT) == names
+    for n in names:
+        if not n.endswith(".pdf"):                                       # PDFs carry a creation date
+            assert (out / n).read_bytes() == (ref / n).read_bytes(), n
