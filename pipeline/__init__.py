@@ -96,6 +96,8 @@ class OCR:
     def read_arrays(self, rgbs: list, sources: list | None = None, pages: list | None = None) -> list[Page]:
         """:meth:`read_array` for several pages at once: the line crops of all of them go through the
         recognizer together, in width-sorted batches."""
+        import numpy as np
+
         from pipeline import crop, geometry, layout
 
         self.check_pages()
@@ -106,11 +108,11 @@ class OCR:
         for rgb in rgbs:
             gray = crop.to_gray(rgb)
             angle = 0.0
-            if cfg.page.orient and geometry.is_sideways(gray):
-                angle = 90.0
+            pts = geometry.ink_points(gray) if (cfg.page.orient or cfg.page.deskew) else None
+            if cfg.page.orient and geometry.is_sideways(None, pts=pts):
+                angle, pts = 90.0, np.stack([-pts[:, 1], pts[:, 0]], 1)   # the ink turned with the page (x' = H-1-y, y' = x)
             if cfg.page.deskew:
-                turned = gray if not angle else geometry.upright(gray, angle).image
-                skew = geometry.estimate_skew(turned)
+                skew = geometry.estimate_skew(None, pts=pts)
                 angle += skew if abs(skew) >= cfg.page.min_skew else 0.0
             up = geometry.upright(rgb, angle)
             quads = [up.points_to_page(d.quad) for d in self.detector(up.image)]

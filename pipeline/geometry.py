@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["estimate_skew", "is_sideways", "Upright", "upright", "upright_map"]
+__all__ = ["ink_points", "estimate_skew", "is_sideways", "Upright", "upright", "upright_map"]
 
 
 def _ink_points(gray: np.ndarray, side: int = 1000, max_points: int = 40000, seed: int = 0) -> tuple[np.ndarray, float]:
@@ -60,10 +60,15 @@ def _score(pts: np.ndarray, angles_deg: np.ndarray) -> np.ndarray:
     return out
 
 
-def estimate_skew(gray: np.ndarray, max_angle: float = 15.0) -> float:
+def ink_points(gray: np.ndarray) -> np.ndarray:
+    """The ink sample :func:`estimate_skew` and :func:`is_sideways` measure (pass it to both to find it once)."""
+    return _ink_points(gray)[0]
+
+
+def estimate_skew(gray: np.ndarray | None, max_angle: float = 15.0, pts: np.ndarray | None = None) -> float:
     """Skew of the text lines of a gray page in degrees (counter-clockwise positive, as seen), 0.0 when
     there is too little ink to tell."""
-    pts, _ = _ink_points(gray)
+    pts = ink_points(gray) if pts is None else pts
     if len(pts) < 200:
         return 0.0
     coarse = np.arange(-max_angle, max_angle + 1e-9, 0.5)
@@ -76,9 +81,9 @@ def estimate_skew(gray: np.ndarray, max_angle: float = 15.0) -> float:
     return round(-float(fine[np.argmax(sc)]), 2)
 
 
-def is_sideways(gray: np.ndarray, margin: float = 1.0) -> bool:
+def is_sideways(gray: np.ndarray | None, margin: float = 1.0, pts: np.ndarray | None = None) -> bool:
     """Whether the page's text lines run up or down the page (the page is turned by 90 degrees)."""
-    pts, _ = _ink_points(gray)
+    pts = ink_points(gray) if pts is None else pts
     if len(pts) < 200:
         return False
     angles = np.arange(-10, 10.01, 1.0)
