@@ -62,9 +62,13 @@ def systems(threads: int, widths: list[float]):
         yield f"shipped (width {a['width']})", ocr.detect
     else:
         print("  (shipped: no detector weights in this build)")
+    from detection.backbone import fuse_batch_norm
+
     for w in widths:
         torch.manual_seed(0)
-        det = Detector(CTPN(width=w), cfg)
+        model = CTPN(width=w).eval()
+        model.backbone.features = fuse_batch_norm(model.backbone.features)   # as the shipped one runs
+        det = Detector(model, cfg)
         yield f"ctpn width {w} (untrained, speed only)", det
     try:
         from rapidocr_onnxruntime import RapidOCR

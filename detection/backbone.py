@@ -7,6 +7,7 @@ the anchors read. ``width`` scales every block's channels (1.0 = the published 6
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 __all__ = ["VGG16", "BLOCKS"]
@@ -46,3 +47,28 @@ class VGG16(nn.Module):
 
     def forward(self, x):
         return self.features(x)
+
+
+def fuse_batch_norm(features: nn.Sequential) -> nn.Sequential:
+    """An inference copy of a conv/BN/ReLU stack with each batch norm folded into the conv before it:
+    ``w' = w * g / sqrt(v + eps)``, ``b' = (b - m) * g / sqrt(v + eps) + beta`` (same outputs in eval
+    mode, one pass over the activations less per layer)."""
+    import copy
+
+    layers, mods = [], list(features)
+    i = 0
+    while i < len(mods):
+        m = mods[i]
+        if isinstance(m, nn.Conv2d) and i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d):
+            bn = mods[i + 1]
+            conv = copy.deepcopy(m)
+            k = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+            bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
+            conv.weight = nn.Parameter(conv.weight.detach() * k.view(-1, 1, 1, 1).to(conv.weight.dtype))
+            conv.bias = nn.Parameter(((bias - bn.running_mean) * k + bn.bias.detach()).to(conv.weight.dtype))
+            layers.append(conv)
+            i += 2
+        else:
+            layers.append(m)
+            i += 1
+    return nn.Sequential(*layers)

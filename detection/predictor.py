@@ -102,7 +102,11 @@ class Detector:
     def from_file(cls, path: str | Path, cfg: DetectorConfig = DetectorConfig(), device: str = "cpu") -> "Detector":
         from detection import weightfile
 
+        from detection.backbone import fuse_batch_norm
+
         model, anc, prov = weightfile.load(path, device)
+        model.eval()
+        model.backbone.features = fuse_batch_norm(model.backbone.features)   # a private copy: inference only
         det = cls(model, cfg, device, anc["heights"], anc["width"])
         det.provenance = prov
         return det

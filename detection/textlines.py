@@ -58,7 +58,19 @@ class TextLine:
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
-    """Indices of the boxes kept by greedy non-maximum suppression, best score first."""
+    """Indices of the boxes kept by greedy non-maximum suppression, best score first. Boxes that cannot
+    overlap (disjoint runs along x: the columns of fine proposals) are suppressed group by group."""
+    boxes, scores = np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(scores, np.float64).reshape(-1)
+    if not len(boxes):
+        return np.zeros(0, np.int64)
+    by_x = np.argsort(boxes[:, 0], kind="stable")
+    reach = np.maximum.accumulate(boxes[by_x, 2])
+    starts = np.nonzero(boxes[by_x[1:], 0] >= reach[:-1])[0] + 1            # a new group: nothing reaches it
+    keep = np.concatenate([g[_greedy_nms(boxes[g], scores[g], iou)] for g in np.split(by_x, starts)])
+    return keep[np.argsort(-scores[keep], kind="stable")].astype(np.int64)
+
+
+def _greedy_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     order = np.argsort(-scores, kind="stable")
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     keep = []

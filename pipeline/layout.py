@@ -185,12 +185,18 @@ def page_layout_text(page: Page, cfg: LayoutConfig = LayoutConfig()) -> str:
     return layout_text(boxes, [ln.text for ln in page.lines], rows)
 
 
-def words(text: str, char_x: list[float], char_conf: list[float], crop: LineCrop) -> list[Word]:
-    """Words of one line with boxes in page pixels, from the recognizer's per-character strip positions."""
+def words(text: str, char_x: list[float], char_conf: list[float], crop: LineCrop, quad=None) -> list[Word]:
+    """Words of one line with boxes in page pixels, from the recognizer's per-character strip positions.
+    With the line's ``quad``, word boxes stop at its ends (not in the strip's padding) unless a character
+    was read out there."""
     xs = np.asarray(char_x, np.float64)
     if not text or len(xs) != len(text):
         return []
     strip_h, strip_w = crop.image.shape[:2]
+    lo, hi = -0.5, strip_w - 0.5
+    if quad is not None:
+        ends = crop.to_strip(quad)[:, 0]
+        lo, hi = max(lo, float(ends.min())), min(hi, float(ends.max()))
     visible = [i for i, ch in enumerate(text) if not ch.isspace()]
     pitch = float(np.median(np.diff(xs[visible]))) if len(visible) > 1 else 0.5 * strip_h
     pitch = float(np.clip(pitch, 0.2 * strip_h, 1.5 * strip_h))
@@ -202,7 +208,8 @@ def words(text: str, char_x: list[float], char_conf: list[float], crop: LineCrop
         j = i
         while j + 1 < len(text) and not text[j + 1].isspace():
             j += 1
-        a, b = max(xs[i] - pitch / 2, -0.5), min(xs[j] + pitch / 2, strip_w - 0.5)
+        a = max(xs[i] - pitch / 2, min(lo, xs[i]))
+        b = min(xs[j] + pitch / 2, max(hi, xs[j]))
         corners = crop.to_page([[a, -0.5], [b, -0.5], [b, strip_h - 0.5], [a, strip_h - 0.5]])
         box = [*corners.min(0), *corners.max(0)]
         out.append(Word([float(v) for v in box], text[i:j + 1], float(min(char_conf[i:j + 1]))))
@@ -231,7 +238,7 @@ def assemble(shape: tuple[int, int], quads: list, quads_up: list, strips: list[L
         if r.rotation:                       # read turned: character positions run along the other axis
             ws = [Word(boxes[k].tolist(), t, float(r.confidence)) for t in r.text.split()]
         else:
-            ws = words(r.text, r.char_x, r.char_conf, strips[keep[k]])
+            ws = words(r.text, r.char_x, r.char_conf, strips[keep[k]], q_page[k])
         lines.append(Line(boxes[k].tolist(), texts[k], float(r.confidence), q_page[k].tolist(), ws,
                           block_of[k], new_id[k]))
     out_blocks = []

@@ -1,0 +1,116 @@
+"""The whole pipeline with the shipped weights: pages in, text, boxes and files out."""
+import io
+import json
+import xml.etree.ElementTree as ET
+
+import cv2
+import numpy as np
+import pytest
+
+import pipeline
+from pipeline.cli import ocr_batch, ocr_page
+from pipeline.evaluate import token_counts
+from synth.pageset import _parse
+
+RECEIPT = "samples/receipt.jpg"
+
+
+@pytest.fixture(scope="module")
+def ocr():
+    return pipeline.load(threads=2)
+
+
+def _tok_f(pred: str, gt_lines: list[str]) -> float:
+    m, g, p = token_counts(gt_lines, pred.splitlines())
+    return 2 * m / max(1, g + p)
+
+
+def _gt(sample: str) -> list[str]:
+    from pathlib import Path
+
+    return [ln.text for ln in _parse(Path(f"samples/{sample}.json")).lines if not ln.ignore]
+
+
+@pytest.fixture(scope="module")
+def receipt_page(ocr):
+    return ocr(RECEIPT)
+
+
+def test_a_receipt_reads_end_to_end(receipt_page):
+    p = receipt_page
+    h, w = cv2.imread(RECEIPT).shape[:2]
+    assert (p.width, p.height, p.source) == (w, h, RECEIPT)
+    assert _tok_f(p.text, _gt("receipt")) > 0.7
+    assert [ln.id for ln in p.lines] == list(range(len(p.lines)))
+    for ln in p.lines:
+        assert 0 <= ln.box[0] < ln.box[2] <= w + 1 and 0 <= ln.box[1] < ln.box[3] <= h + 1
+        assert ln.text and 0 <= ln.confidence <= 1
+        assert " ".join(wd.text for wd in ln.words) == " ".join(ln.text.split())
+        for wd in ln.words:                                   # words sit inside their line (a few px of slack)
+            assert wd.box[0] >= ln.box[0] - 6 and wd.box[2] <= ln.box[2] + 6
+    assert sorted(i for b in p.blocks for i in b.lines) == list(range(len(p.lines)))
+    assert pipeline.Page.from_dict(json.loads(json.dumps(p.to_dict()))).to_dict() == p.to_dict()
+
+
+@pytest.mark.parametrize("turn,angle", [(cv2.ROTATE_90_COUNTERCLOCKWISE, 90), (cv2.ROTATE_180, 180)])
+def test_sideways_and_upside_down_pages_are_read_upright(ocr, receipt_page, turn, angle):
+    img = cv2.cvtColor(cv2.rotate(cv2.imread(RECEIPT), turn), cv2.COLOR_BGR2RGB)
+    p = ocr(img)
+    assert abs(((p.angle - angle) + 180) % 360 - 180) < 3
+    assert _tok_f(p.text, receipt_page.text.splitlines()) > 0.8
+    h, w = img.shape[:2]
+    assert all(ln.box[2] <= w + 1 and ln.box[3] <= h + 1 for ln in p.lines)   # in the pixels given
+
+
+def test_a_multi_page_tiff_reads_every_page(ocr, tmp_path):
+    from PIL import Image
+
+    ims = [Image.open(RECEIPT).convert("RGB"), Image.open("samples/form.jpg").convert("RGB")]
+    path = tmp_path / "two.tif"
+    ims[0].save(path, save_all=True, append_images=ims[1:])
+    pages = ocr.read(path)
+    assert [p.page for p in pages] == [0, 1]
+    assert _tok_f(pages[1].text, _gt("form")) > 0.5
+
+
+def test_ocr_page_writes_every_format(tmp_path, capsys):
+    assert ocr_page([RECEIPT]) == 0
+    assert "SUBTOTAL" in capsys.readouterr().out
+    out = tmp_path / "r.json"
+    assert ocr_page([RECEIPT, "-o", str(out), "--threads", "2"]) == 0
+    assert json.loads(out.read_text())["schema"] == "ocr-page/1"
+    for fmt in ("hocr", "alto"):
+        assert ocr_page([RECEIPT, "-f", fmt, "-o", str(tmp_path / f"r.{fmt}")]) == 0
+        ET.parse(tmp_path / f"r.{fmt}")
+    assert ocr_page([RECEIPT, "-o", str(tmp_path / "r.pdf"), "--draw", str(tmp_path / "d.png"),
+                     "--dump-crops", str(tmp_path / "crops")]) == 0
+    import pypdf
+
+    text = pypdf.PdfReader(io.BytesIO((tmp_path / "r.pdf").read_bytes())).pages[0].extract_text()
+    assert "SUBTOTAL" in text
+    assert cv2.imread(str(tmp_path / "d.png")).shape == cv2.imread(RECEIPT).shape
+    rows = (tmp_path / "crops" / "crops.tsv").read_text().splitlines()
+    assert len(rows) > 10 and all(cv2.imread(str(tmp_path / "crops" / r.split("\t")[0])).shape[0] == 32 for r in rows[1:])
+    assert ocr_page([RECEIPT, "--layout"]) == 0
+    assert ocr_page([RECEIPT, "-o", str(tmp_path / "x.docx")]) == 2
+    capsys.readouterr()
+    (tmp_path / "bad.jpg").write_bytes(b"nope")
+    assert ocr_page([str(tmp_path / "bad.jpg"), RECEIPT]) == 1             # the good one is still read
+    captured = capsys.readouterr()
+    assert "SUBTOTAL" in captured.out and captured.err.count("\n") == 1 and "bad.jpg" in captured.err
+
+
+def test_ocr_batch_converts_a_folder_and_lists_failures(tmp_path, capsys):
+    import shutil
+
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    shutil.copy(RECEIPT, src / "sub" / "r.jpg")
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    out = tmp_path / "out"
+    assert ocr_batch([str(src), str(out), "-f", "txt,json", "--quiet"]) == 1
+    assert "SUBTOTAL" in (out / "sub" / "r.txt").read_text()
+    report = json.loads((out / "ocr-batch-report.json").read_text())
+    assert report["converted"] == 1 and [f["input"] for f in report["failed"]] == ["broken.png"]
+    assert "broken.png" in capsys.readouterr().err
+    assert ocr_batch([str(src), str(src / "sub" / "o")]) == 2                # output inside input: refused
