@@ -128,17 +128,25 @@ def test_eval_cli_errors_are_one_line(tmp_path, capsys):
     assert err.startswith("ocr-eval:") and "missing" in err and "\n" not in err
 
 
-def test_eval_cli_project_system_without_weights(tmp_path, capsys):
+def test_eval_cli_project_system_with_and_without_detector_weights(tmp_path, capsys, monkeypatch):
+    import json
+
+    import detection
     from synth import pageset
     from synth.pages import PageGenerator
 
     p = PageGenerator(seed=1, allow_fallback_fonts=True).page(0, layout="sparse")
-    pageset.write(tmp_path, "a", p.image, p.to_json(""))
-    assert ev.main([str(tmp_path)]) == 3
+    folder = tmp_path / "set"
+    pageset.write(folder, "a", p.image, p.to_json(""))
+    assert ev.main([str(folder), "--quiet", "--json", str(tmp_path / "r.json")]) == 0
+    (row,) = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert row["system"] == "project" and row["pages"] == 1 and row["failed"] == 0 and row["det_F"] > 0.5
+    monkeypatch.setattr(detection, "weights_path", lambda: None)
+    assert ev.main([str(folder)]) == 3
     assert "no weights yet for the detector" in capsys.readouterr().err
-    assert ev.main([str(tmp_path), "--detect"]) == 3
+    assert ev.main([str(folder), "--detect"]) == 3
     assert "no weights yet for the detector" in capsys.readouterr().err
-    assert ev.main([str(tmp_path), "--crops", "--quiet"]) == 0   # the recognizer alone is shipped
+    assert ev.main([str(folder), "--crops", "--quiet"]) == 0   # the recognizer alone still works
     assert "project" in capsys.readouterr().out
 
 
