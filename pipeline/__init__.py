@@ -135,16 +135,18 @@ class OCR:
         return out
 
     def _upside_down(self, strips: list, reads: list) -> bool:
-        """Do the page's longest lines read more confidently turned 180 degrees?"""
+        """Do the page's longest lines read more confidently turned 180 degrees? A window of at most
+        ``flip_window`` strip pixels of each is read both ways (short windows: a few ms a page)."""
         import numpy as np
 
         cfg = self.config.page
         idx = sorted(range(len(strips)), key=lambda i: -strips[i].image.shape[1])[:cfg.flip_lines]
         if not idx:
             return False
-        turned = self.recognizer([np.ascontiguousarray(strips[i].image[::-1, ::-1]) for i in idx])
+        wins = [strips[i].image[:, :cfg.flip_window] for i in idx]
+        both = self.recognizer(wins + [np.ascontiguousarray(w[::-1, ::-1]) for w in wins])
         mean = lambda rs: float(np.mean([r.confidence for r in rs]))
-        return mean(turned) > mean([reads[i] for i in idx]) + cfg.flip_margin
+        return mean(both[len(wins):]) > mean(both[:len(wins)]) + cfg.flip_margin
 
 
 def _missing(name: str, where: Path) -> str:
