@@ -40,33 +40,28 @@ def _from_pil(im: Image.Image) -> np.ndarray:
 
 
 def load(source, name: str | None = None) -> np.ndarray:
-    """The page as RGB ``uint8``; ``source`` is a path, bytes, a numpy array or a PIL image."""
-    if isinstance(source, np.ndarray):
-        a = source
-        if a.dtype != np.uint8:
-            a = np.clip(a, 0, 255).astype(np.uint8)
-        if a.ndim == 2:
-            return np.repeat(a[..., None], 3, axis=2)
-        if a.ndim == 3 and a.shape[2] in (3, 4):
-            return np.ascontiguousarray(a[..., :3])
-        raise ImageError(f"{name or 'array'}: expected an H,W or H,W,3 array, got shape {a.shape}")
+    """The page as RGB ``uint8`` (the first page of a multi-page file); ``source`` is a path, bytes, a
+    numpy array or a PIL image."""
+    if isinstance(source, (np.ndarray, Image.Image)):
+        return _in_memory(source, name)
+    gen = pages(source, name)
+    try:
+        return next(gen)[1]
+    finally:
+        gen.close()                                  # the rest of a TIFF or PDF is never decoded
+
+
+def _in_memory(source, name: str | None) -> np.ndarray:
     if isinstance(source, Image.Image):
         return _from_pil(source)
-    label = name or (str(source) if isinstance(source, (str, Path)) else "bytes")
-    try:
-        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-        fh = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
-        with fh, Image.open(fh) as im:
-            im.load()
-            return _from_pil(im)
-    except FileNotFoundError:
-        raise ImageError(f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{label}: is a folder, not an image") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"{label}: not a readable image ({type(exc).__name__})") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{label}: cannot read image ({exc})") from None
+    a = source
+    if a.dtype != np.uint8:
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 2:
+        return np.repeat(a[..., None], 3, axis=2)
+    if a.ndim == 3 and a.shape[2] in (3, 4):
+        return np.ascontiguousarray(a[..., :3])
+    raise ImageError(f"{name or 'array'}: expected an H,W or H,W,3 array, got shape {a.shape}")
 
 
 def is_pdf(source) -> bool:
@@ -87,7 +82,7 @@ def pages(source, name: str | None = None, dpi: float = PDF_DPI):
     a PDF rendered at ``dpi``, or the one page of anything else :func:`load` takes."""
     label = name or (str(source) if isinstance(source, (str, Path)) else "bytes")
     if isinstance(source, (np.ndarray, Image.Image)):
-        yield 0, load(source, name)
+        yield 0, _in_memory(source, name)
         return
     if is_pdf(source):
         yield from _pdf_pages(source, label, dpi)
@@ -116,7 +111,8 @@ def pages(source, name: str | None = None, dpi: float = PDF_DPI):
                     im.load()
                     frame = _from_pil(im)
                 except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-                    raise ImageError(f"{label}: cannot read page {i + 1} ({exc})") from None
+                    where = f"page {i + 1}" if n > 1 else "image"
+                    raise ImageError(f"{label}: cannot read {where} ({exc})") from None
                 yield i, frame
 
 
