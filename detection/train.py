@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import hashlib
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from detection.ctpn import CTPN
 from detection.loss import ctpn_loss
 from detection.predictor import Detector, DetectorConfig, to_tensor
 from detection.targets import TargetConfig
-from pipeline.training import checkpoint, lr_factor, plot_log, resume, run_main
+from pipeline.training import checkpoint, lr_factor, plot_log, resume, run_main, stoppable
 
 __all__ = ["TrainConfig", "ModelConfig", "DataConfig", "OptimConfig", "train", "main", "Page", "load_pages"]
 
@@ -307,14 +306,17 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                                          multiprocessing_context="spawn" if cfg.workers > 1 else None,
                                          persistent_workers=False, prefetch_factor=2 if cfg.workers > 1 else None)
     amp = device.type == "cuda"
-    stop = {"flag": False}
-    old = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
     bar = tqdm(total=o.steps, initial=step, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
     metrics: dict = {}
     run = {"loss": 0.0, "cls": 0.0, "vert": 0.0, "side": 0.0, "n": 0, "crops": 0}
     t0 = time.perf_counter()
     model.train()
-    try:
+
+    def finish() -> int:
+        checkpoint(last, cfg_dict, model, opt, sched, step, best)
+        return step
+
+    with stoppable(bar, finish) as stop:
         for x, lab, vert, side, mask in loader:
             if stop["flag"]:
                 break
@@ -358,14 +360,6 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)
             elif step % cfg.ckpt_every == 0:
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)
-    except KeyboardInterrupt:
-        stop["flag"] = True
-    finally:
-        bar.close()
-        signal.signal(signal.SIGTERM, old)
-        checkpoint(last, cfg_dict, model, opt, sched, step, best)
-    if stop["flag"]:
-        print(f"ocr-train: stopped at step {step}; run the same command to resume", file=sys.stderr)
     return metrics
 
 

@@ -2,9 +2,11 @@
 atomic checkpoint writes, and the loss/validation plot drawn from a run's CSV log."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -83,6 +85,27 @@ def checkpoint(last: Path, config: dict, model, opt, sched, step: int, best: flo
     """Write the resumable state of a run atomically to ``last``."""
     atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                  "step": step, "best": best, "config": config}, last)
+
+
+@contextlib.contextmanager
+def stoppable(bar, finish):
+    """The body of a training loop that SIGTERM or Ctrl-C ends cleanly: yields ``stop``, a dict whose
+    ``"flag"`` the loop checks each step. On the way out (done, stopped or failed) the progress bar closes,
+    the SIGTERM handler is restored and ``finish()`` writes the last checkpoint and returns its step; a
+    stop is reported with how to resume."""
+    stop = {"flag": False}
+    old = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    step = None
+    try:
+        yield stop
+    except KeyboardInterrupt:
+        stop["flag"] = True
+    finally:
+        bar.close()
+        signal.signal(signal.SIGTERM, old)
+        step = finish()
+    if stop["flag"]:
+        print(f"ocr-train: stopped at step {step}; run the same command to resume", file=sys.stderr)
 
 
 def run_main(argv: list[str] | None, prog: str, description: str, default_config: str, default_out: str,

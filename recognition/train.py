@@ -22,7 +22,6 @@ import csv
 import datetime as _dt
 import hashlib
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ import torch
 from torch import nn
 
 import configs
-from pipeline.training import checkpoint, lr_factor, plot_log, resume, run_main
+from pipeline.training import checkpoint, lr_factor, plot_log, resume, run_main, stoppable
 from recognition import preprocess, weightfile
 from recognition.charset import Charset
 from recognition.crnn import CRNN, HEIGHT
@@ -396,14 +395,17 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
 
     pairs = charset.case_pairs()
     amp = device.type == "cuda"
-    stop = {"flag": False}
-    old = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
     end = o.steps if max_steps is None else min(o.steps, step + max_steps)
     bar = tqdm(total=o.steps, initial=step, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
     metrics: dict = {}
     run_loss, run_n, run_samples, run_inf, t0 = 0.0, 0, 0, 0, time.perf_counter()
     model.train()
-    try:
+
+    def finish() -> int:
+        checkpoint(last, cfg_dict, model, opt, sched, step, best)
+        return step
+
+    with stoppable(bar, finish) as stop:
         while step < end and not stop["flag"]:
             x, widths, labels, blind = batcher(step)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
@@ -438,14 +440,6 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)
             elif step % cfg.ckpt_every == 0:
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)
-    except KeyboardInterrupt:
-        stop["flag"] = True
-    finally:
-        bar.close()
-        signal.signal(signal.SIGTERM, old)
-        checkpoint(last, cfg_dict, model, opt, sched, step, best)
-    if stop["flag"]:
-        print(f"ocr-train: stopped at step {step}; run the same command to resume", file=sys.stderr)
     return metrics
 
 
