@@ -85,19 +85,36 @@ def _greedy_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray
 
 
 def _pairs_ok(b: np.ndarray, i: int, cand: np.ndarray, cfg: TextLineConfig) -> np.ndarray:
-    h = b[:, 3] - b[:, 1]
+    hi, hc = b[i, 3] - b[i, 1], b[cand, 3] - b[cand, 1]
     ov = np.minimum(b[i, 3], b[cand, 3]) - np.maximum(b[i, 1], b[cand, 1])
-    small = np.minimum(h[i], h[cand])
-    return (ov >= cfg.min_v_overlap * small) & (small >= cfg.min_size_sim * np.maximum(h[i], h[cand]))
+    small = np.minimum(hi, hc)
+    return (ov >= cfg.min_v_overlap * small) & (small >= cfg.min_size_sim * np.maximum(hi, hc))
 
 
-def _neighbours(b: np.ndarray, i: int, cfg: TextLineConfig, right: bool) -> np.ndarray:
+class _Columns:
+    """Proposals sorted by left edge, so the candidates of :func:`_neighbours` come from a slice."""
+
+    def __init__(self, b: np.ndarray):
+        self.order = np.argsort(b[:, 0], kind="stable")
+        self.x0 = b[self.order, 0]
+        self.wmax = float((b[:, 2] - b[:, 0]).max()) if len(b) else 0.0
+
+    def between(self, lo: float, hi: float, right_closed: bool) -> np.ndarray:
+        """Indices (ascending) of proposals with ``lo < x0 <= hi`` (``right_closed``) or ``lo <= x0 < hi``."""
+        a = np.searchsorted(self.x0, lo, "right" if right_closed else "left")
+        z = np.searchsorted(self.x0, hi, "right" if right_closed else "left")
+        return np.sort(self.order[a:z])
+
+
+def _neighbours(b: np.ndarray, i: int, cfg: TextLineConfig, right: bool, cols: _Columns | None = None) -> np.ndarray:
     """Proposals of the nearest column (right or left of ``i``) that ``i`` may link to."""
     gap = cfg.max_gap * (b[i, 3] - b[i, 1])
-    if right:
-        cand = np.nonzero((b[:, 0] > b[i, 0]) & (b[:, 0] - b[i, 2] <= gap))[0]
-    else:
-        cand = np.nonzero((b[:, 0] < b[i, 0]) & (b[i, 0] - b[:, 2] <= gap))[0]
+    cols = cols or _Columns(b)
+    if right:   # b[i, 0] < x0 <= b[i, 2] + gap
+        cand = cols.between(b[i, 0], b[i, 2] + gap, right_closed=True)
+    else:       # x0 < b[i, 0] and x1 >= b[i, 0] - gap (so x0 >= b[i, 0] - gap - widest)
+        cand = cols.between(b[i, 0] - gap - cols.wmax, b[i, 0], right_closed=False)
+        cand = cand[b[i, 0] - b[cand, 2] <= gap]
     cand = cand[_pairs_ok(b, i, cand, cfg)] if len(cand) else cand
     if not len(cand):
         return cand
@@ -133,12 +150,14 @@ def _suppress(lines: list[TextLine], overlap: float) -> list[TextLine]:
     if overlap >= 1 or len(lines) < 2:
         return lines
     order = sorted(range(len(lines)), key=lambda i: (-len(lines[i].proposals), -lines[i].score))
+    boxes = np.array([ln.box for ln in lines])
     kept: list[int] = []
     for i in order:
-        a = lines[i].box
+        a, k = boxes[i], boxes[kept]
         area = max(1e-9, (a[2] - a[0]) * (a[3] - a[1]))
-        if all(max(0.0, min(a[2], lines[j].box[2]) - max(a[0], lines[j].box[0]))
-               * max(0.0, min(a[3], lines[j].box[3]) - max(a[1], lines[j].box[1])) <= overlap * area for j in kept):
+        inter = (np.clip(np.minimum(a[2], k[:, 2]) - np.maximum(a[0], k[:, 0]), 0, None)
+                 * np.clip(np.minimum(a[3], k[:, 3]) - np.maximum(a[1], k[:, 1]), 0, None))
+        if not (inter > overlap * area).any():
             kept.append(i)
     return [lines[i] for i in sorted(kept)]
 
@@ -155,12 +174,13 @@ def build_lines(boxes: np.ndarray, scores: np.ndarray, side: np.ndarray | None =
     n = len(b)
     succ = np.full(n, -1, np.int64)
     has_pred = np.zeros(n, bool)
+    cols = _Columns(b)
     for i in np.argsort(-s, kind="stable"):  # best first, so a tie for one successor goes to the best
-        nxt = _neighbours(b, i, cfg, right=True)
+        nxt = _neighbours(b, i, cfg, right=True, cols=cols)
         if not len(nxt):
             continue
         j = int(nxt[np.argmax(s[nxt])])
-        prev = _neighbours(b, j, cfg, right=False)
+        prev = _neighbours(b, j, cfg, right=False, cols=cols)
         # gaps scale with each proposal's own height, so a shorter j may not reach back to i at all
         if (not len(prev) or s[i] >= s[prev].max()) and not has_pred[j]:
             succ[i], has_pred[j] = j, True
