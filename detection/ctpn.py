@@ -49,7 +49,8 @@ class CTPN(nn.Module):
         f = self.window(self.backbone(x))                                     # B,C,H,W
         b, c, h, w = f.shape
         seq = f.permute(0, 2, 3, 1).reshape(b * h, w, c)                      # B*H,W,C: each row a sequence
-        seq, _ = self.rnn(seq)                                                # B*H,W,2*hidden
+        with torch.autocast("cpu", enabled=False):     # CPU bf16 LSTMs are slower than fp32 ones
+            seq, _ = self.rnn(seq.float() if seq.device.type == "cpu" else seq)   # B*H,W,2*hidden
         f = seq.reshape(b, h, w, -1).permute(0, 3, 1, 2)                      # B,2*hidden,H,W
         f = self.fc(f)                                                        # B,fc,H,W
         a = self.num_anchors

@@ -92,14 +92,18 @@ class Detector:
     """``Detector(model)(image)`` -> :class:`DetectedLine` list, top to bottom."""
 
     def __init__(self, model: CTPN, cfg: DetectorConfig = DetectorConfig(), device: str = "cpu",
-                 heights=anchors_mod.HEIGHTS, anchor_width: float = anchors_mod.WIDTH):
+                 heights=anchors_mod.HEIGHTS, anchor_width: float = anchors_mod.WIDTH, precision: str = "fp32"):
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         self.model = model.to(device).eval()
+        self.precision = precision          # "bf16": the network under bfloat16 autocast (fast with AMX)
         self.cfg, self.device = cfg, torch.device(device)
         self.heights, self.anchor_width = tuple(heights), float(anchor_width)
         self.provenance: dict = {}
 
     @classmethod
-    def from_file(cls, path: str | Path, cfg: DetectorConfig = DetectorConfig(), device: str = "cpu") -> "Detector":
+    def from_file(cls, path: str | Path, cfg: DetectorConfig = DetectorConfig(), device: str = "cpu",
+                  precision: str = "fp32") -> "Detector":
         from detection import weightfile
 
         from detection.backbone import fuse_batch_norm
@@ -107,7 +111,7 @@ class Detector:
         model, anc, prov = weightfile.load(path, device)
         model.eval()
         model.backbone.features = fuse_batch_norm(model.backbone.features)   # a private copy: inference only
-        det = cls(model, cfg, device, anc["heights"], anc["width"])
+        det = cls(model, cfg, device, anc["heights"], anc["width"], precision)
         det.provenance = prov
         return det
 
@@ -117,7 +121,8 @@ class Detector:
         h, w = image.shape[:2]
         hh, ww = working_size(h, w, estimate_line_height(image, self.cfg.cc_to_line), self.cfg, self.model.stride)
         work = cv2.resize(image, (ww, hh), interpolation=cv2.INTER_AREA if ww < w else cv2.INTER_LINEAR)
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16,
+                                                    enabled=self.precision == "bf16"):
             out = self.model(to_tensor(work).to(self.device))
         fh, fw = out["side"].shape[1:3]
         a = len(self.heights)

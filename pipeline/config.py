@@ -9,7 +9,7 @@ from detection.predictor import DetectorConfig
 from pipeline.crop import CropConfig
 from pipeline.layout import LayoutConfig
 
-__all__ = ["PipelineConfig", "PageConfig", "RecognizerConfig", "DetectorConfig", "CropConfig", "LayoutConfig", "load"]
+__all__ = ["PipelineConfig", "RuntimeConfig", "PageConfig", "RecognizerConfig", "DetectorConfig", "CropConfig", "LayoutConfig", "load"]
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,21 @@ class PageConfig:
     flip_lines: int = 8          # longest lines read both ways to tell upside down from upright
     flip_window: int = 320       # ... over their first this-many strip pixels
     flip_margin: float = 0.05    # mean confidence the turned reading must win by
+    flip_skip: float = 0.92      # ... unless the upright readings' mean confidence is already this high
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    precision: str = "auto"      # auto | fp32 | bf16: network arithmetic (auto = bf16 on CPUs with AMX)
+
+    def __post_init__(self):
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
+    runtime: RuntimeConfig = RuntimeConfig()
     page: PageConfig = PageConfig()
     recognizer: RecognizerConfig = RecognizerConfig()
     detector: DetectorConfig = DetectorConfig()

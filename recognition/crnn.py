@@ -73,6 +73,10 @@ class CRNN(nn.Module):
         Returns logits (T,B,C); steps past ``timesteps(widths[b])`` are padding and must be masked."""
         f = self.cnn(x.contiguous(memory_format=torch.channels_last))   # B,c,1,T
         f = f.squeeze(2).permute(2, 0, 1)         # T,B,c
+        with torch.autocast("cpu", enabled=False):   # CPU bf16 LSTMs are slower than fp32 ones: keep it fp32
+            return self.fc(self._rnn(f.float() if f.device.type == "cpu" else f, widths))
+
+    def _rnn(self, f: torch.Tensor, widths: torch.Tensor | None) -> torch.Tensor:
         if widths is not None:
             lengths = (widths.to("cpu", torch.int64) // STRIDE + 1).clamp(max=f.shape[0])
             packed = pack_padded_sequence(f, lengths, enforce_sorted=False)
@@ -80,4 +84,4 @@ class CRNN(nn.Module):
             y, _ = pad_packed_sequence(y, total_length=f.shape[0])   # T,B,2h (zeros past each length)
         else:
             y, _ = self.rnn(f)                    # T,B,2h
-        return self.fc(y)                         # T,B,C
+        return y

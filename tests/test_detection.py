@@ -264,6 +264,24 @@ def test_detector_maps_lines_back_to_the_input_pixels(monkeypatch):
     assert line.score == pytest.approx(1 / (1 + math.exp(-5.0)))     # softmax of (0, 5)
 
 
+def test_shipped_detector_finds_the_same_lines_in_bf16():
+    import cv2
+
+    import detection
+    from detection.predictor import Detector
+
+    img = cv2.cvtColor(cv2.imread("samples/receipt.jpg"), cv2.COLOR_BGR2RGB)
+    fp32 = Detector.from_file(detection.weights_path())(img)
+    bf16 = Detector.from_file(detection.weights_path(), precision="bf16")(img)
+    assert len(fp32) > 10
+    # every fp32 line has a bf16 twin within a few pixels (bf16 keeps ~3 significant digits of each score)
+    boxes = np.array([ln.box for ln in bf16])
+    matched = sum(np.abs(boxes - ln.box).max(1).min() <= 4 for ln in fp32)
+    assert matched >= len(fp32) - 1 and abs(len(bf16) - len(fp32)) <= 1
+    with pytest.raises(ValueError, match="precision"):
+        Detector(_fake_ctpn(), precision="half")
+
+
 def test_detector_weight_file_round_trip(tmp_path):
     from detection import weightfile
     from detection.ctpn import CTPN

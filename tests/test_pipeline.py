@@ -62,6 +62,29 @@ def test_sideways_and_upside_down_pages_are_read_upright(ocr, receipt_page, turn
     assert all(ln.box[2] <= w + 1 and ln.box[3] <= h + 1 for ln in p.lines)   # in the pixels given
 
 
+def test_precision_auto_means_bf16_only_on_amx_cpus():
+    import torch
+
+    amx = torch.cpu._is_amx_tile_supported()
+    assert pipeline.resolve_precision("auto", "cpu") == ("bf16" if amx else "fp32")
+    assert pipeline.resolve_precision("auto", "cuda") == "fp32"
+    assert pipeline.resolve_precision("fp32", "cpu") == "fp32" and pipeline.resolve_precision("bf16", "cuda") == "bf16"
+
+
+def test_a_confident_upright_page_skips_the_upside_down_reading(ocr, monkeypatch):
+    import dataclasses
+
+    calls = []
+    rec = ocr.recognizer
+    monkeypatch.setattr(ocr, "recognizer", lambda crops: calls.append(len(crops)) or rec(crops))
+    page = ocr.config.page
+    for skip, reads in ((0.0, 1), (1.01, 2)):     # 0: never check; above 1: always check
+        monkeypatch.setattr(ocr, "config", dataclasses.replace(ocr.config, page=dataclasses.replace(page, flip_skip=skip)))
+        calls.clear()
+        assert ocr(RECEIPT).angle == pytest.approx(0, abs=3)
+        assert len(calls) == reads
+
+
 def test_a_multi_page_tiff_reads_every_page(ocr, tmp_path):
     from PIL import Image
 

@@ -139,6 +139,22 @@ def test_shipped_recognizer_reads_a_line_the_same_alone_and_in_a_batch():
     assert alone.char_x == sorted(alone.char_x) and 0 <= alone.char_x[0] < alone.char_x[-1] <= crops[0].shape[1]
 
 
+def test_bf16_reads_shipped_lines_like_fp32_and_precision_is_checked():
+    import recognition
+    from synth.lines import LineGenerator
+
+    gen = LineGenerator(seed=77)
+    crops = [gen.line(i, text=t, profile="clean").image for i, t in enumerate(
+        ["Invoice 2024-118", "Total due: $1,234.50", "Ship to: 17 Elm Street, Springfield"])]
+    fp32 = Recognizer.from_file(recognition.weights_path())(crops)
+    bf16 = Recognizer.from_file(recognition.weights_path(), precision="bf16")(crops)
+    assert [r.text for r in bf16] == [r.text for r in fp32]
+    for a, b in zip(fp32, bf16):
+        np.testing.assert_allclose(a.char_conf, b.char_conf, atol=0.05)
+    with pytest.raises(ValueError, match="precision"):
+        Recognizer(CRNN(4, width=0.25, hidden=8), Charset("abc"), precision="fp16")
+
+
 def test_vertical_text_is_read_turned():
     import recognition
     from synth.lines import LineGenerator
