@@ -8,8 +8,9 @@ to the pixels of the image the user gave.
 Skew (:func:`estimate_skew`): the ink of a page of horizontal text lines, projected onto the vertical
 axis, gives sharp peaks (lines) and empty valleys (leading) only at the right angle. The score of an
 angle is the sum of squares of that projection's histogram relative to a flat one; it is searched from -15 to 15 degrees in
-0.5-degree steps, then refined in 0.05-degree steps around the best, on the ink pixels of a copy of the
-page at most 1000 px long (sampled to 40k points): a few milliseconds, no image rotation.
+0.5-degree steps on a quarter of the points, then refined in 0.05-degree steps around the best on all
+of them: the ink pixels of a copy of the page at most 1000 px long, sampled to 40k points. A few tens of
+milliseconds, no image rotation.
 
 Sideways (:func:`is_sideways`): the same score for the page turned 90 degrees; text lines that run up or
 down the page score higher that way. Measured on 4 samples, 12 SROIE and 8 FUNSD pages, upright and
@@ -60,6 +61,12 @@ def _score(pts: np.ndarray, angles_deg: np.ndarray) -> np.ndarray:
     return out
 
 
+def _thin(pts: np.ndarray, n: int = 10000) -> np.ndarray:
+    """Every k-th point, at most about ``n``: enough for the coarse searches (the 0.5-degree skew grid, the
+    sideways test); the 0.05-degree refinement uses every point."""
+    return pts[::max(1, len(pts) // n)]
+
+
 def ink_points(gray: np.ndarray) -> np.ndarray:
     """The ink sample :func:`estimate_skew` and :func:`is_sideways` measure (pass it to both to find it once)."""
     return _ink_points(gray)[0]
@@ -72,7 +79,7 @@ def estimate_skew(gray: np.ndarray | None, max_angle: float = 15.0, pts: np.ndar
     if len(pts) < 200:
         return 0.0
     coarse = np.arange(-max_angle, max_angle + 1e-9, 0.5)
-    best = float(coarse[np.argmax(_score(pts, coarse))])
+    best = float(coarse[np.argmax(_score(_thin(pts), coarse))])
     fine = np.arange(best - 0.5, best + 0.5 + 1e-9, 0.05)
     sc = _score(pts, fine)
     if sc.max() - sc.min() < 1e-6 * sc.max():
@@ -87,6 +94,7 @@ def is_sideways(gray: np.ndarray | None, margin: float = 1.0, pts: np.ndarray | 
     if len(pts) < 200:
         return False
     angles = np.arange(-10, 10.01, 1.0)
+    pts = _thin(pts)
     across = _score(pts, angles).max()
     along = _score(pts[:, ::-1].copy(), angles).max()                # x and y swapped: the page turned 90
     return bool(along > margin * across)
