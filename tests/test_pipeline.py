@@ -62,6 +62,23 @@ def test_sideways_and_upside_down_pages_are_read_upright(ocr, receipt_page, turn
     assert all(ln.box[2] <= w + 1 and ln.box[3] <= h + 1 for ln in p.lines)   # in the pixels given
 
 
+def test_an_exif_rotated_photo_gives_boxes_in_upright_pixels(ocr, receipt_page, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "phone.jpg"
+    im = Image.open(RECEIPT)
+    exif = im.getexif()
+    exif[0x0112] = 6                               # "turn 90 degrees clockwise to display"
+    im.transpose(Image.Transpose.ROTATE_90).save(path, quality=95, exif=exif)   # pixels stored turned left
+    p = ocr(str(path))
+    assert (p.width, p.height) == (receipt_page.width, receipt_page.height)
+    assert abs(p.angle) < 3                        # upright once EXIF is applied: nothing left to turn
+    assert _tok_f(p.text, receipt_page.text.splitlines()) > 0.9
+    ref = np.array([ln.box for ln in receipt_page.lines], float)
+    near = [np.abs(ref - np.array(ln.box)).max(1).min() <= 4 for ln in p.lines]
+    assert sum(near) >= 0.9 * len(p.lines)         # the same lines, in the upright image's pixels
+
+
 def test_precision_auto_means_bf16_only_on_amx_cpus():
     import torch
 
