@@ -84,42 +84,41 @@ def _greedy_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray
     return np.asarray(keep, np.int64)
 
 
-def _pairs_ok(b: np.ndarray, i: int, cand: np.ndarray, cfg: TextLineConfig) -> np.ndarray:
-    hi, hc = b[i, 3] - b[i, 1], b[cand, 3] - b[cand, 1]
-    ov = np.minimum(b[i, 3], b[cand, 3]) - np.maximum(b[i, 1], b[cand, 1])
-    small = np.minimum(hi, hc)
-    return (ov >= cfg.min_v_overlap * small) & (small >= cfg.min_size_sim * np.maximum(hi, hc))
+def _pairs(b: np.ndarray, cfg: TextLineConfig, right: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair ``(i, c)`` where ``c`` is a candidate neighbour of ``i`` on one side: its left edge
+    within ``max_gap`` x (``i``'s height) of ``i``'s facing edge, overlapping ``i`` vertically by
+    ``min_v_overlap`` of the smaller height, heights within ``min_size_sim``. Candidates come from
+    slices of the proposals sorted by left edge, so this is about linear in N."""
+    n = len(b)
+    if not n:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    h = b[:, 3] - b[:, 1]
+    gap = cfg.max_gap * h
+    order = np.argsort(b[:, 0], kind="stable")
+    x0 = b[order, 0]
+    if right:   # b[i, 0] < b[c, 0] <= b[i, 2] + gap
+        lo, hi = np.searchsorted(x0, b[:, 0], "right"), np.searchsorted(x0, b[:, 2] + gap, "right")
+    else:       # b[c, 0] < b[i, 0] and b[i, 0] - b[c, 2] <= gap (so b[c, 0] >= b[i, 0] - gap - widest)
+        wmax = float((b[:, 2] - b[:, 0]).max())
+        lo, hi = np.searchsorted(x0, b[:, 0] - gap - wmax, "left"), np.searchsorted(x0, b[:, 0], "left")
+    count = np.maximum(hi - lo, 0)
+    i = np.repeat(np.arange(n), count)
+    c = order[np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + np.repeat(lo, count)]
+    ok = np.ones(len(i), bool) if right else b[i, 0] - b[c, 2] <= gap[i]
+    ov = np.minimum(b[i, 3], b[c, 3]) - np.maximum(b[i, 1], b[c, 1])
+    small = np.minimum(h[i], h[c])
+    ok &= (ov >= cfg.min_v_overlap * small) & (small >= cfg.min_size_sim * np.maximum(h[i], h[c]))
+    return i[ok], c[ok]
 
 
-class _Columns:
-    """Proposals sorted by left edge, so the candidates of :func:`_neighbours` come from a slice."""
-
-    def __init__(self, b: np.ndarray):
-        self.order = np.argsort(b[:, 0], kind="stable")
-        self.x0 = b[self.order, 0]
-        self.wmax = float((b[:, 2] - b[:, 0]).max()) if len(b) else 0.0
-
-    def between(self, lo: float, hi: float, right_closed: bool) -> np.ndarray:
-        """Indices (ascending) of proposals with ``lo < x0 <= hi`` (``right_closed``) or ``lo <= x0 < hi``."""
-        a = np.searchsorted(self.x0, lo, "right" if right_closed else "left")
-        z = np.searchsorted(self.x0, hi, "right" if right_closed else "left")
-        return np.sort(self.order[a:z])
-
-
-def _neighbours(b: np.ndarray, i: int, cfg: TextLineConfig, right: bool, cols: _Columns | None = None) -> np.ndarray:
-    """Proposals of the nearest column (right or left of ``i``) that ``i`` may link to."""
-    gap = cfg.max_gap * (b[i, 3] - b[i, 1])
-    cols = cols or _Columns(b)
-    if right:   # b[i, 0] < x0 <= b[i, 2] + gap
-        cand = cols.between(b[i, 0], b[i, 2] + gap, right_closed=True)
-    else:       # x0 < b[i, 0] and x1 >= b[i, 0] - gap (so x0 >= b[i, 0] - gap - widest)
-        cand = cols.between(b[i, 0] - gap - cols.wmax, b[i, 0], right_closed=False)
-        cand = cand[b[i, 0] - b[cand, 2] <= gap]
-    cand = cand[_pairs_ok(b, i, cand, cfg)] if len(cand) else cand
-    if not len(cand):
-        return cand
-    near = b[cand, 0].min() if right else b[cand, 0].max()
-    return cand[b[cand, 0] == near]
+def _first_per(i: np.ndarray, n: int, *keys: np.ndarray) -> np.ndarray:
+    """For each of ``0..n-1``, the position of its first pair in the order of ``keys`` (most significant
+    last, as :func:`numpy.lexsort`), or -1 when it has no pair."""
+    srt = np.lexsort(keys + (i,))
+    first = np.full(n, -1, np.int64)
+    head = np.r_[True, i[srt][1:] != i[srt][:-1]] if len(srt) else np.zeros(0, bool)
+    first[i[srt][head]] = srt[head]
+    return first
 
 
 def _fit(b: np.ndarray, s: np.ndarray, side: np.ndarray | None, prior: float = 0.0) -> tuple[np.ndarray, float]:
@@ -174,15 +173,19 @@ def build_lines(boxes: np.ndarray, scores: np.ndarray, side: np.ndarray | None =
     n = len(b)
     succ = np.full(n, -1, np.int64)
     has_pred = np.zeros(n, bool)
-    cols = _Columns(b)
+    # each proposal's successor candidate: in the nearest column of its right neighbours, the best score
+    # (lowest index on a tie); and each proposal's best predecessor score, from its nearest left column
+    nxt, best_prev = np.full(n, -1, np.int64), np.full(n, -np.inf)
+    ri, rc = _pairs(b, cfg, right=True)
+    first = _first_per(ri, n, rc, -s[rc], b[rc, 0])
+    nxt[first >= 0] = rc[first[first >= 0]]
+    li, lc = _pairs(b, cfg, right=False)
+    first = _first_per(li, n, -s[lc], -b[lc, 0])
+    best_prev[first >= 0] = s[lc[first[first >= 0]]]
     for i in np.argsort(-s, kind="stable"):  # best first, so a tie for one successor goes to the best
-        nxt = _neighbours(b, i, cfg, right=True, cols=cols)
-        if not len(nxt):
-            continue
-        j = int(nxt[np.argmax(s[nxt])])
-        prev = _neighbours(b, j, cfg, right=False, cols=cols)
+        j = nxt[i]
         # gaps scale with each proposal's own height, so a shorter j may not reach back to i at all
-        if (not len(prev) or s[i] >= s[prev].max()) and not has_pred[j]:
+        if j >= 0 and s[i] >= best_prev[j] and not has_pred[j]:
             succ[i], has_pred[j] = j, True
     lines = []
     for start in np.nonzero(~has_pred)[0]:

@@ -116,6 +116,25 @@ def test_two_columns_stay_apart_and_word_gaps_stay_whole():
     assert len(textlines.build_lines(*big)) == 1
 
 
+def test_neighbour_pairs_respect_gap_overlap_and_size():
+    cfg = textlines.TextLineConfig()                 # max_gap 1.2, min_v_overlap 0.6, min_size_sim 0.6
+    boxes = np.array([[0, 100, 16, 120],             # 0: height 20, so the gap limit is 24 px
+                      [16, 102, 32, 122],            # 1: next column, same row -> right of 0
+                      [40, 100, 56, 120],            # 2: 24 px after 0's right edge: still in reach
+                      [41, 100, 57, 120],            # 3: 25 px: too far from 0, but 9 px from 1
+                      [16, 112, 32, 132],            # 4: overlaps 0 by 8 of 20 px (0.4): not a pair
+                      [16, 100, 32, 108]], float)    # 5: 8 px tall beside 20 (0.4): not a pair
+    i, c = textlines._pairs(boxes, cfg, right=True)
+    right = sorted(zip(i.tolist(), c.tolist()))
+    assert [p for p in right if p[0] == 0] == [(0, 1), (0, 2)]
+    assert (1, 3) in right and (4, 3) not in right   # 4 vs 3 overlap 8 of 20
+    i, c = textlines._pairs(boxes, cfg, right=False)
+    assert sorted(c[i == 2].tolist()) == [0, 1] and sorted(c[i == 3].tolist()) == [1, 2]
+    # the nearest column wins over a better-scoring farther one
+    lines = textlines.build_lines(boxes[[0, 1, 2]], np.array([0.8, 0.75, 0.99]))
+    assert [ln.proposals.tolist() for ln in lines] == [[0, 1, 2]]
+
+
 def test_stacked_lines_do_not_merge_and_low_scores_drop():
     boxes, scores = _cat(_props(0, 160, 100, 20), _props(0, 160, 124, 20), _props(0, 160, 300, 20, score=0.5))
     lines = textlines.build_lines(boxes, scores)
