@@ -15,8 +15,8 @@ __all__ = ["PipelineConfig", "RuntimeConfig", "PageConfig", "RecognizerConfig", 
 @dataclass(frozen=True)
 class RecognizerConfig:
     beam_width: int = 1
-    batch_size: int = 64
-    batch_pixels: int = 24000
+    batch_size: int = 32
+    batch_pixels: int = 12000
     max_width: int = 4096
     rotate_tall: bool = True
 

@@ -53,7 +53,7 @@ class Recognizer:
     """
 
     def __init__(self, model: CRNN, charset: Charset, device: str = "cpu", beam_width: int = 1,
-                 batch_size: int = 64, batch_pixels: int = 24000, max_width: int = 4096, rotate_tall: bool = True,
+                 batch_size: int = 32, batch_pixels: int = 12000, max_width: int = 4096, rotate_tall: bool = True,
                  precision: str = "fp32"):
         if model.num_classes != len(charset):
             raise ValueError(f"model has {model.num_classes} classes but the charset {len(charset)}")
