@@ -5,8 +5,9 @@
 Pages: a synthetic letter on A4 paper (``synth``, clean, no skew, no border) rendered at 200 and at 300 dpi
 (1653 x 2338 and 2480 x 3507 px). Systems:
 - ``shipped``: the packaged detector through ``pipeline.load().detect`` (working-scale estimate, network,
-  text-line construction), when the package has detector weights;
-- CTPN at each ``--widths`` backbone width at random init, speed only (the speed side of choosing the
+  text-line construction) in its configured precision (bf16 on CPUs with AMX), and in fp32, when the
+  package has detector weights;
+- CTPN at each ``--widths`` backbone width at random init in the same precision, speed only (the speed side of choosing the
   shipped width; accuracy needs a training run). An untrained head proposes little, so these times are
   the network and pre-processing; a trained one adds text-line construction (milliseconds);
 - ``pp-ocrv4 det``: the DB detector of ``rapidocr-onnxruntime`` (detection only), if installed;
@@ -47,6 +48,7 @@ def systems(threads: int, widths: list[float]):
     import torch
 
     import detection
+    import pipeline
     from detection.ctpn import CTPN
     from detection.predictor import Detector
     from pipeline.config import load as load_config
@@ -55,12 +57,13 @@ def systems(threads: int, widths: list[float]):
     torch.set_num_threads(threads)
     cfg = load_config().detector
     if detection.weights_path() is not None:
-        import pipeline
-
         ocr = pipeline.load(threads=threads)
-        a = ocr.detector.model.arch()
-        yield f"shipped (width {a['width']})", ocr.detect
+        a, prec = ocr.detector.model.arch(), ocr.detector.precision
+        yield f"shipped (width {a['width']}, {prec})", ocr.detect
+        if prec != "fp32":
+            yield f"shipped (width {a['width']}, fp32)", Detector.from_file(detection.weights_path(), cfg)
     else:
+        prec = pipeline.resolve_precision(load_config().runtime.precision)
         print("  (shipped: no detector weights in this build)")
     from detection.backbone import fuse_batch_norm
 
@@ -68,8 +71,8 @@ def systems(threads: int, widths: list[float]):
         torch.manual_seed(0)
         model = CTPN(width=w).eval()
         model.backbone.features = fuse_batch_norm(model.backbone.features)   # as the shipped one runs
-        det = Detector(model, cfg)
-        yield f"ctpn width {w} (untrained, speed only)", det
+        det = Detector(model, cfg, precision=prec)
+        yield f"ctpn width {w} (untrained, {prec}, speed only)", det
     try:
         from rapidocr_onnxruntime import RapidOCR
 

@@ -4,9 +4,9 @@
 
 Crops are the ground-truth boxes of the page sets' *validation* pages (evenly spaced, cut as ``ocr-eval
 --crops`` cuts them). Systems:
-- ``shipped``: the packaged recognizer through ``pipeline.load()`` (its configured decoder), and again
-  with greedy decoding;
-- every other preset in ``configs/recognizer/`` at random init, speed only (the speed side of choosing
+- ``shipped``: the packaged recognizer through ``pipeline.load()`` (its configured decoder and precision:
+  bf16 on CPUs with AMX), and again in fp32 (and with greedy decoding when the config uses beams);
+- every other preset in ``configs/recognizer/`` at random init in the shipped precision, speed only (the speed side of choosing
   the shipped preset; their accuracy needs a training run);
 - ``pp-ocrv4``: the PP-OCRv4 recognizer of ``rapidocr-onnxruntime`` on its own batched path, if installed
   (``pip install rapidocr-onnxruntime``, only for this benchmark);
@@ -53,16 +53,18 @@ def systems(threads: int):
     import pipeline
 
     ocr = pipeline.load(threads=threads)                   # the shipped weights and configs/default.yaml
-    a, bw = ocr.recognizer.model.arch(), ocr.recognizer.beam_width
-    yield f"shipped (width {a['width']}, hidden {a['hidden']}, beam {bw})", lambda cs: [r.text for r in ocr.recognize(cs)]
-    greedy = Recognizer.from_file(recognition.weights_path())
-    yield "shipped, greedy decoding", lambda cs: [r.text for r in greedy(cs)]
+    a, bw, prec = ocr.recognizer.model.arch(), ocr.recognizer.beam_width, ocr.recognizer.precision
+    yield f"shipped (width {a['width']}, hidden {a['hidden']}, beam {bw}, {prec})", \
+        lambda cs: [r.text for r in ocr.recognize(cs)]
+    for beam, p in {(bw, "fp32"), (1, prec)} - {(bw, prec)}:       # the other precision; greedy if beams
+        other = Recognizer.from_file(recognition.weights_path(), beam_width=beam, precision=p)
+        yield f"shipped, beam {beam}, {p}", lambda cs, other=other: [r.text for r in other(cs)]
     for yaml in sorted(configs.ROOT.glob("recognizer/*.yaml")):
         m = load_config(yaml).model
         if (m.width, m.hidden) == (a["width"], a["hidden"]):
             continue
         cs = Charset.from_file(m.charset)
-        rec = Recognizer(CRNN(len(cs), m.width, m.hidden), cs)
+        rec = Recognizer(CRNN(len(cs), m.width, m.hidden), cs, precision=prec)
         yield f"{yaml.stem} (width {m.width}, hidden {m.hidden}; untrained, speed only)", \
             lambda crops, rec=rec: [r.text for r in rec(crops)]
     for cls, label in ((RapidOCRSystem, "pp-ocrv4 (rapidocr-onnxruntime)"), (TesseractSystem, "tesseract --psm 7")):
