@@ -8,9 +8,9 @@ neither text nor background. Every sample is a page scaled so its median line is
 random factor (``jitter``) tall, cropped to ``crop`` around text, photometrically augmented (real pages),
 and labelled by :func:`detection.targets.assign` + :func:`detection.targets.sample`.
 
-Loop: AdamW with warmup + cosine decay, gradient-norm clipping, bf16 autocast on CUDA, batches built by
-``workers`` DataLoader processes as a pure function of ``(seed, step)``, so a resumed run sees the same
-data as an uninterrupted one. ``out/last.pt`` is written atomically every ``ckpt_every`` steps and on
+Loop: AdamW with warmup + cosine decay, gradient-norm clipping, bf16 autocast on CUDA and on CPUs with
+AMX (:func:`pipeline.training.use_bf16`), batches built by ``workers`` DataLoader processes as a pure
+function of ``(seed, step)``, so a resumed run sees the same data as an uninterrupted one. ``out/last.pt`` is written atomically every ``ckpt_every`` steps and on
 interrupt, and the same command resumes from it. Each validation runs the full predictor (working scale,
 text lines) on the validation pages and scores coverage ``det_F`` as ``ocr-eval`` does; it appends to
 ``out/log.csv``, redraws ``out/curves.png`` and writes the shippable ``out/best.pt`` when the mean det_F
@@ -40,7 +40,7 @@ from detection.ctpn import CTPN
 from detection.loss import ctpn_loss
 from detection.predictor import Detector, DetectorConfig, to_tensor
 from detection.targets import TargetConfig
-from pipeline.training import checkpoint, lr_factor, plot_log, resume, run_main, stoppable
+from pipeline.training import checkpoint, lr_factor, plot_log, resume, run_main, stoppable, use_bf16
 
 __all__ = ["TrainConfig", "ModelConfig", "DataConfig", "OptimConfig", "train", "main", "Page", "load_pages"]
 
@@ -305,7 +305,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                                          num_workers=cfg.workers if cfg.workers > 1 else 0,
                                          multiprocessing_context="spawn" if cfg.workers > 1 else None,
                                          persistent_workers=False, prefetch_factor=2 if cfg.workers > 1 else None)
-    amp = device.type == "cuda"
+    amp = use_bf16(device)
     bar = tqdm(total=o.steps, initial=step, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
     metrics: dict = {}
     run = {"loss": 0.0, "cls": 0.0, "vert": 0.0, "side": 0.0, "n": 0, "crops": 0}
@@ -320,7 +320,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
         for x, lab, vert, side, mask in loader:
             if stop["flag"]:
                 break
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 pred = model(x.to(device))
             loss, parts = ctpn_loss(pred, lab.to(device), vert.to(device), side.to(device), mask.to(device))
             opt.zero_grad(set_to_none=True)

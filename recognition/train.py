@@ -8,8 +8,8 @@ both cases' scores, so those labels teach letter shapes but never letter case.
 
 Loop: width-bucketed variable-width batches (similar widths drawn together, batch size capped by a pixel
 budget), augmentation, CTC with infinite losses zeroed, AdamW with warmup + cosine decay, gradient-norm
-clipping, bf16 autocast on CUDA. Every batch is a pure function of ``(seed, step)``, so a resumed run sees
-the same data as an uninterrupted one. ``out/last.pt`` (model + optimizer + step) is written atomically
+clipping, bf16 autocast on CUDA and on CPUs with AMX (:func:`pipeline.training.use_bf16`). Every batch is
+a pure function of ``(seed, step)``, so a resumed run sees the same data as an uninterrupted one. ``out/last.pt`` (model + optimizer + step) is written atomically
 every ``ckpt_every`` steps and on interrupt; the run resumes from it. Each validation appends to
 ``out/log.csv``, redraws ``out/curves.png`` and, when the score improves, writes the shippable weight file
 ``out/best.pt`` (:mod:`recognition.weightfile`).
@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 import configs
-from pipeline.training import checkpoint, lr_factor, plot_log, resume, run_main, stoppable
+from pipeline.training import checkpoint, lr_factor, plot_log, resume, run_main, stoppable, use_bf16
 from recognition import preprocess, weightfile
 from recognition.charset import Charset
 from recognition.crnn import CRNN, HEIGHT
@@ -394,7 +394,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
             csv.writer(fh).writerow([kw.get(c, "") for c in cols])
 
     pairs = charset.case_pairs()
-    amp = device.type == "cuda"
+    amp = use_bf16(device)
     end = o.steps if max_steps is None else min(o.steps, step + max_steps)
     bar = tqdm(total=o.steps, initial=step, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
     metrics: dict = {}
@@ -408,7 +408,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
     with stoppable(bar, finish) as stop:
         while step < end and not stop["flag"]:
             x, widths, labels, blind = batcher(step)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = model(x.to(device), widths)
             loss, n_inf = ctc_loss(logits, widths, labels, blind, pairs, charset.blank)
             opt.zero_grad(set_to_none=True)

@@ -35,3 +35,13 @@ def test_ctrl_c_is_a_clean_stop_and_a_finished_run_says_nothing(capsys):
     with stoppable(Bar(), lambda: 3):
         pass
     assert capsys.readouterr().err == ""
+
+
+def test_bf16_training_on_cuda_and_on_amx_cpus_only():
+    import torch
+
+    from pipeline.training import use_bf16
+
+    assert use_bf16(torch.device("cuda")) is True
+    assert use_bf16(torch.device("cpu")) is bool(torch.cpu._is_amx_tile_supported())
+    assert use_bf16(torch.device("meta")) is False
