@@ -11,6 +11,7 @@ file never sits in memory at once. PDF needs the optional ``pdf`` extra (pypdfiu
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = ["ImageError", "load", "pages", "is_pdf", "PDF_DPI"]
 
-MAX_PIXELS = 200_000_000  # refuse decompression bombs before decoding them
+MAX_PIXELS = 150_000_000  # pages with more pixels are refused from their header, before decoding (bombs,
+                          # corrupt sizes): an A0 sheet at 300 dpi is 139 Mpx, a 600-dpi A3 70 Mpx
 PDF_DPI = 300
 
 
@@ -51,8 +53,17 @@ def load(source, name: str | None = None) -> np.ndarray:
         gen.close()                                  # the rest of a TIFF or PDF is never decoded
 
 
+def _check_size(im: Image.Image, label: str, where: str = "") -> None:
+    """Refuse an image whose header claims more than :data:`MAX_PIXELS` before any pixel is decoded."""
+    w, h = im.size
+    if w * h > MAX_PIXELS:
+        raise ImageError(f"{label}: refused: {where + ' is ' if where else ''}{w} x {h} pixels, over the "
+                         f"{MAX_PIXELS:,}-pixel limit (a decompression bomb or a corrupt size)")
+
+
 def _in_memory(source, name: str | None) -> np.ndarray:
     if isinstance(source, Image.Image):
+        _check_size(source, name or "image")
         return _from_pil(source)
     a = source
     if a.dtype != np.uint8:
@@ -88,7 +99,6 @@ def pages(source, name: str | None = None, dpi: float = PDF_DPI):
         yield from _pdf_pages(source, label, dpi)
         return
     try:
-        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
         fh = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
     except FileNotFoundError:
         raise ImageError(f"{label}: no such file") from None
@@ -98,20 +108,32 @@ def pages(source, name: str | None = None, dpi: float = PDF_DPI):
         raise ImageError(f"{label}: cannot read image ({exc.strerror or exc})") from None
     with fh:
         try:
-            im = Image.open(fh)
-        except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+            with warnings.catch_warnings():           # PIL warns above its own limit; sizes are checked below
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(fh)                   # reads the header only: nothing decoded yet
+        except Image.DecompressionBombError as exc:   # PIL refuses twice its limit (179 Mpx by default) itself
+            raise ImageError(f"{label}: refused: {str(exc).split(',')[0]} (a decompression bomb or a "
+                             "corrupt size)") from None
+        except UnidentifiedImageError as exc:
             raise ImageError(f"{label}: not a readable image ({type(exc).__name__})") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageError(f"{label}: cannot read image ({exc})") from None
         with im:
-            n = getattr(im, "n_frames", 1)
+            try:
+                n = getattr(im, "n_frames", 1)
+            except (OSError, EOFError, SyntaxError, ValueError) as exc:
+                raise ImageError(f"{label}: cannot read its pages ({exc})") from None
             for i in range(n):
+                where = f"page {i + 1}" if n > 1 else "image"
                 try:
                     im.seek(i)
+                except (OSError, EOFError, SyntaxError, ValueError) as exc:
+                    raise ImageError(f"{label}: cannot read {where} ({exc})") from None
+                _check_size(im, label, where if n > 1 else "")
+                try:
                     im.load()
                     frame = _from_pil(im)
                 except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-                    where = f"page {i + 1}" if n > 1 else "image"
                     raise ImageError(f"{label}: cannot read {where} ({exc})") from None
                 yield i, frame
 
