@@ -144,7 +144,7 @@ def _init_worker(config, device, threads) -> None:
 
 def convert(ocr, job: Job, chunk: int = 4) -> int:
     """Read every page of ``job.input`` and write all its outputs; returns the page count."""
-    from pipeline.exporters import export, write_atomic
+    from pipeline.exporters import export, file_date, write_atomic
     from pipeline.images import pages as iter_pages
     from pipeline.pdf import page_jpeg
 
@@ -166,7 +166,7 @@ def convert(ocr, job: Job, chunk: int = 4) -> int:
         flush()
     for fmt, path in job.outputs.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, export(pages, fmt, jpegs if fmt == "pdf" else None))
+        write_atomic(path, export(pages, fmt, jpegs if fmt == "pdf" else None, file_date(job.input)))
     return len(pages)
 
 

@@ -51,7 +51,7 @@ def ocr_page(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for the networks")
     ap.add_argument("--config", help="pipeline YAML (default: configs/default.yaml)")
     args = ap.parse_args(argv)
-    from pipeline.exporters import export, format_of, write_atomic
+    from pipeline.exporters import export, file_date, format_of, write_atomic
 
     try:
         fmt = args.format or (format_of(args.output) if args.output else "txt")
@@ -97,7 +97,8 @@ def ocr_page(argv: list[str] | None = None) -> int:
 
         data = ("\f".join(layout.page_layout_text(p) for p in pages) + "\n").encode("utf-8")
     else:
-        data = export(pages, fmt, images if fmt == "pdf" else None)
+        data = export(pages, fmt, images if fmt == "pdf" else None,
+                      max(filter(None, map(file_date, args.inputs)), default=None))   # PDF date: newest input
     try:
         if args.output:
             write_atomic(args.output, data)

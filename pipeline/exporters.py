@@ -23,11 +23,12 @@ import os
 import re
 import tempfile
 import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline.result import Line, Page, Word
 
-__all__ = ["FORMATS", "SUFFIXES", "export", "format_of", "write_atomic", "to_txt", "to_json", "to_hocr", "to_alto", "to_tsv"]
+__all__ = ["FORMATS", "SUFFIXES", "export", "format_of", "file_date", "write_atomic", "to_txt", "to_json", "to_hocr", "to_alto", "to_tsv"]
 
 FORMATS = ("txt", "json", "hocr", "alto", "tsv", "pdf")
 SUFFIXES = {".txt": "txt", ".json": "json", ".hocr": "hocr", ".html": "hocr", ".xhtml": "hocr",
@@ -57,16 +58,25 @@ def format_of(path: str | Path) -> str:
     return SUFFIXES[suffix]
 
 
-def export(pages: list[Page], fmt: str, images=None) -> bytes:
-    """The bytes of ``pages`` in format ``fmt``; ``images`` (RGB arrays, one per page) only for ``pdf``."""
+def export(pages: list[Page], fmt: str, images=None, created=None) -> bytes:
+    """The bytes of ``pages`` in format ``fmt``; ``images`` (RGB arrays, one per page) and ``created``
+    (the document date, a datetime; default now) only for ``pdf``."""
     if fmt == "pdf":
         from pipeline.pdf import searchable_pdf
 
-        return searchable_pdf(pages, images)
+        return searchable_pdf(pages, images, created=created)
     fn = {"txt": to_txt, "json": to_json, "hocr": to_hocr, "alto": to_alto, "tsv": to_tsv}.get(fmt)
     if fn is None:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     return fn(pages)
+
+
+def file_date(path) -> datetime | None:
+    """The modification time of the file at ``path`` (UTC), or None when it is not a readable file."""
+    try:
+        return datetime.fromtimestamp(os.stat(path).st_mtime, timezone.utc)
+    except (OSError, TypeError, ValueError):
+        return None
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:

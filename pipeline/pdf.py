@@ -14,8 +14,10 @@ A4 page. Images are embedded as JPEG (quality 85) to keep scans of many pages sm
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import io
+import os
 import tempfile
 from pathlib import Path
 
@@ -47,6 +49,7 @@ COVERED = _covered()
 def glyphless_font() -> Path:
     """Path of the glyphless TrueType font (made on first use)."""
     from fontTools.fontBuilder import FontBuilder
+    from fontTools.misc.timeTools import timestampFromString
     from fontTools.pens.ttGlyphPen import TTGlyphPen
 
     cps = sorted(COVERED)
@@ -61,10 +64,21 @@ def glyphless_font() -> Path:
     fb.setupNameTable({"familyName": "GlyphLess", "styleName": "Regular"})
     fb.setupOS2(sTypoAscender=800, sTypoDescender=-200, usWinAscent=800, usWinDescent=200)
     fb.setupPost()
+    stamp = timestampFromString("Thu Jan  1 00:00:00 2026")   # fixed dates: the same PDF bytes every run
+    fb.updateHead(created=stamp, modified=stamp)
+    fb.font.recalcTimestamp = False
     fd, name = tempfile.mkstemp(prefix="ocr-glyphless-", suffix=".ttf")
     with open(fd, "wb") as fh:
         fb.save(fh)
+    atexit.register(_unlink, name)                          # a few hundred bytes; gone when the process ends
     return Path(name)
+
+
+def _unlink(name: str) -> None:
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
 
 
 def _safe(text: str) -> str:
@@ -80,9 +94,11 @@ def page_jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
     return buf.getvalue()
 
 
-def searchable_pdf(pages: list, images: list | None, dpi: float = 300.0) -> bytes:
+def searchable_pdf(pages: list, images: list | None, dpi: float = 300.0, created=None) -> bytes:
     """PDF bytes of ``pages`` (:class:`pipeline.result.Page`) over ``images``, one per page in the pixels
-    the page's boxes use: RGB uint8 arrays, or their :func:`page_jpeg` bytes."""
+    the page's boxes use: RGB uint8 arrays, or their :func:`page_jpeg` bytes. ``created`` (a datetime,
+    default now) is the PDF's creation date; the same pages, images and date give the same bytes (the
+    CLI and ocr-batch pass the input file's modification time, so a re-run rewrites identical files)."""
     import warnings
 
     from fpdf import FPDF
@@ -95,6 +111,8 @@ def searchable_pdf(pages: list, images: list | None, dpi: float = 300.0) -> byte
     pdf.set_auto_page_break(False)
     pdf.set_margin(0)
     pdf.set_creator("ocr-page")
+    if created is not None:
+        pdf.set_creation_date(created)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")                     # fontTools notes about the empty glyph table
         pdf.add_font("GlyphLess", "", str(glyphless_font()))

@@ -105,7 +105,7 @@ class Page:
     def save(self, path: str | Path, image=None) -> None:
         """Write this page to ``path`` in the format its suffix names (.txt .json .hocr .html .xml .alto .tsv
         .pdf), atomically. A PDF needs the page image: ``image`` (RGB array) or else ``source`` is re-read."""
-        from pipeline.exporters import export, format_of, write_atomic
+        from pipeline.exporters import export, file_date, format_of, write_atomic
 
         fmt = format_of(path)
         images = None
@@ -117,4 +117,4 @@ class Page:
 
                 image = next(a for i, a in pages(self.source) if i == self.page)
             images = [image]
-        write_atomic(path, export([self], fmt, images))
+        write_atomic(path, export([self], fmt, images, file_date(self.source) if self.source else None))
