@@ -179,6 +179,7 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
     import torch
 
     from detection.predictor import Detector
+    from pipeline import integrity
     from pipeline.config import load as load_config
     from recognition.predictor import Recognizer
 
@@ -193,6 +194,9 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         torch.set_num_threads(int(threads))
     rec = det = None
     precision = resolve_precision(cfg.runtime.precision, device)
+    for path in (rec_path, det_path):
+        if path is not None:
+            integrity.verify(path)                  # the recorded SHA-256 (pipeline/integrity.py)
     if rec_path is not None:
         r = cfg.recognizer
         rec = Recognizer.from_file(rec_path, device=device, beam_width=r.beam_width, batch_size=r.batch_size,

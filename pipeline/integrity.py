@@ -1,0 +1,70 @@
+"""Shipped weight files are checked against the SHA-256 recorded beside them before they are loaded.
+
+Each weights folder (``detection/weights``, ``recognition/weights``) holds a ``SHA256SUMS`` file in the
+format of ``sha256sum`` (``<64 hex digits>  <file name>`` per line), so ``cd recognition/weights &&
+sha256sum -c SHA256SUMS`` checks them by hand too. :func:`verify` refuses a weight file whose digest differs
+from its record (changed, truncated or corrupted after it was shipped) and one the record does not list,
+with a one-line :class:`WeightsIntegrityError`. The files are also loaded with ``weights_only=True``, so
+even a file that passed cannot run code. After training new weights, record them with :func:`record`
+(``python -m pipeline.integrity recognition/weights``).
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+__all__ = ["SUMS", "WeightsIntegrityError", "sha256", "read_sums", "verify", "record"]
+
+SUMS = "SHA256SUMS"
+
+
+class WeightsIntegrityError(ValueError):
+    """A weight file that does not match the SHA-256 recorded for it."""
+
+
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_sums(folder: str | Path) -> dict[str, str]:
+    """``{file name: hex digest}`` from ``folder/SHA256SUMS`` (empty when there is none)."""
+    sums = Path(folder) / SUMS
+    if not sums.is_file():
+        return {}
+    out = {}
+    for line in sums.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            out[name.lstrip("*").strip()] = digest.lower()
+    return out
+
+
+def verify(path: str | Path) -> None:
+    """Raise :class:`WeightsIntegrityError` unless ``path`` matches its folder's recorded SHA-256."""
+    path = Path(path)
+    sums = read_sums(path.parent)
+    if path.name not in sums:
+        raise WeightsIntegrityError(f"{path}: no SHA-256 recorded for it in {path.parent / SUMS}; refusing to "
+                                    "load an unrecorded weight file")
+    got = sha256(path)
+    if got != sums[path.name]:
+        raise WeightsIntegrityError(f"{path}: SHA-256 {got[:12]}... does not match the recorded "
+                                    f"{sums[path.name][:12]}...: the file was changed or corrupted; reinstall")
+
+
+def record(folder: str | Path) -> Path:
+    """Write ``folder/SHA256SUMS`` for every ``*.pt`` in ``folder``."""
+    folder = Path(folder)
+    lines = [f"{sha256(p)}  {p.name}\n" for p in sorted(folder.glob("*.pt"))]
+    (folder / SUMS).write_text("".join(lines), encoding="utf-8")
+    return folder / SUMS
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:] or ["detection/weights", "recognition/weights"]:
+        print(record(arg).read_text(), end="")
