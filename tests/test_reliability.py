@@ -1,0 +1,265 @@
+"""Reliability and safety: bad and hostile inputs, degenerate pages, odd file names, full or read-only
+output folders, Ctrl-C, determinism and tampered weights. Every input is made here."""
+import errno
+import io
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import pipeline
+from pipeline import batch, cli, images, integrity
+from pipeline.result import Line, Page
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---- hostile and broken files --------------------------------------------------------------------------
+def _png_header(w: int, h: int) -> bytes:
+    """A PNG that claims ``w`` x ``h`` RGB pixels and holds none (a decompression bomb's header)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+
+
+def _encoded(fmt: str) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+BAD_FILES = {
+    "empty.jpg": lambda: b"",
+    "truncated.jpg": lambda: _encoded("JPEG")[:600],
+    "truncated.png": lambda: _encoded("PNG")[:300],
+    "letter.jpg": lambda: b"Dear Sir,\nthis is a text file with an image's name.\n" * 20,
+    "noise.png": lambda: np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes(),
+    "drawing.svg": lambda: b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>',
+    "bomb.png": lambda: _png_header(100_000, 100_000),
+    "big.png": lambda: _png_header(13_000, 12_000),            # 156 Mpx: over our limit, under PIL's
+    "broken.pdf": lambda: b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer <<>>\n%%EOF",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_a_bad_file_is_one_clear_line_naming_it(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(BAD_FILES[name]())
+    t0 = time.perf_counter()
+    with pytest.raises(images.ImageError) as err:
+        images.load(path)
+    msg = str(err.value)
+    assert msg.startswith(str(path)) and "\n" not in msg
+    if name in ("bomb.png", "big.png"):
+        assert "refused" in msg and time.perf_counter() - t0 < 1.0     # from the header: nothing decoded
+    with pytest.raises(images.ImageError):
+        images.load(path.read_bytes())                                  # the same bytes, in memory
+
+
+class StandIn(pipeline.OCR):
+    """The pipeline with a stand-in for the models: every page reads as one line naming its source and
+    size (fast); what the real models make of odd pages is tested below."""
+
+    def check_pages(self):
+        pass
+
+    def read_arrays(self, rgbs, sources, pages):
+        return [Page(a.shape[1], a.shape[0], [Line([0, 0, 5, 5], f"{s} {a.shape[1]}x{a.shape[0]}", 0.9)], source=s, page=p)
+                for a, s, p in zip(rgbs, sources, pages)]
+
+
+def _good(path: Path, w: int = 64, h: int = 48) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((h, w, 3), 200, np.uint8)).save(path)
+
+
+def test_a_batch_lists_every_bad_file_and_converts_all_the_others(tmp_path, monkeypatch, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    for name, make in BAD_FILES.items():
+        (src / "bad").mkdir(parents=True, exist_ok=True)
+        (src / "bad" / name).write_bytes(make())
+    for k in range(3):
+        _good(src / f"good{k}.png")
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *a, **k: (StandIn(), 0))
+    assert cli.ocr_batch([str(src), str(out), "-f", "txt,json", "--quiet"]) == 1
+    report = json.loads((out / batch.REPORT).read_text())
+    failed = {f["input"]: f["error"] for f in report["failed"]}
+    expected = {f"bad/{n}" for n in BAD_FILES if Path(n).suffix in batch.INPUT_SUFFIXES}   # .svg is not an input
+    assert set(failed) == expected and all(failed.values())
+    assert report["converted"] == 3 and sorted(p.name for p in out.glob("good*")) == sorted(
+        f"good{k}{s}" for k in range(3) for s in (".txt", ".json"))
+    assert not (out / "bad").exists()                               # no output of a failed file
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and all(f"failed: {k}" in err for k in expected)
+
+
+# ---- degenerate pages, with the shipped models ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def ocr():
+    return pipeline.load(threads=2)
+
+
+@pytest.mark.parametrize("kind", ["1x1", "white", "black", "noise", "thin"])
+def test_degenerate_pages_read_as_empty_or_nearly(ocr, kind):
+    rng = np.random.default_rng(2)
+    page = {"1x1": np.full((1, 1, 3), 255, np.uint8),
+            "white": np.full((1400, 1000, 3), 255, np.uint8),
+            "black": np.zeros((1400, 1000, 3), np.uint8),
+            "noise": rng.integers(0, 256, (1400, 1000, 3), dtype=np.uint8),
+            "thin": np.full((3, 2000, 3), 128, np.uint8)}[kind]
+    p = ocr(page)
+    assert (p.width, p.height) == (page.shape[1], page.shape[0])
+    assert len(p.lines) <= (3 if kind == "noise" else 0)
+    json.loads(json.dumps(p.to_dict()))
+
+
+# ---- names, output folders, interruption ---------------------------------------------------------------
+def test_names_with_spaces_unicode_and_leading_dashes(tmp_path, monkeypatch, capsys):
+    src, out = tmp_path / "in put", tmp_path / "out"
+    names = ["-dash.png", "two words.png", "ünï cødé ✓.png", "--help.png"]
+    for n in names:
+        _good(src / "sub dir" / n)
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *a, **k: (StandIn(), 0))
+    assert cli.ocr_batch([str(src), str(out), "--quiet"]) == 0
+    assert sorted(p.name for p in (out / "sub dir").iterdir()) == sorted(Path(n).stem + ".txt" for n in names)
+    target = src / "sub dir" / "-dash.png"
+    monkeypatch.chdir(target.parent)
+    assert cli.ocr_page(["-o", str(tmp_path / "dash.txt"), "--", "-dash.png"]) == 0   # "--" ends the options
+    assert "-dash.png 64x48" in (tmp_path / "dash.txt").read_text()
+
+
+def _no_parts(folder: Path) -> list[str]:
+    return [str(p) for p in folder.rglob("*") if p.name.endswith(".part")]
+
+
+@pytest.mark.parametrize("fault", ["full", "read-only"])
+def test_a_full_or_read_only_output_folder_is_one_line_and_leaves_nothing_half_written(tmp_path, monkeypatch, capsys, fault):
+    src, out = tmp_path / "in", tmp_path / "out"
+    for k in range(3):
+        _good(src / f"p{k}.png")
+    out.mkdir()
+    (out / "p0.txt").write_text("an earlier, complete output\n")
+    from pipeline import exporters
+
+    if fault == "full":                             # the data reaches the temporary file, then the disk is full
+        def fsync(fd):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        monkeypatch.setattr(exporters.os, "fsync", fsync)
+    else:                                           # (tests run as root, which chmod cannot stop)
+        def mkstemp(*a, **k):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(out))
+        monkeypatch.setattr(exporters.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *a, **k: (StandIn(), 0))
+    code = cli.ocr_batch([str(src), str(out), "--overwrite", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("ocr-batch: cannot write to")
+    assert os.strerror(errno.ENOSPC if fault == "full" else errno.EACCES) in err
+    assert not _no_parts(out)
+    assert sorted(p.name for p in out.iterdir()) == ["p0.txt"]          # nothing new, the old output intact
+    assert (out / "p0.txt").read_text() == "an earlier, complete output\n"
+    code = cli.ocr_page(["-o", str(out / "one.txt"), str(src / "p1.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "cannot write output" in err and not (out / "one.txt").exists()
+
+
+DRIVER = """
+import sys, time
+sys.path.insert(0, {root!r})
+import pipeline
+from pipeline import cli
+from pipeline.result import Line, Page
+
+class Slow:
+    def check_pages(self):
+        pass
+    def read_arrays(self, rgbs, sources, pages):
+        print("reading", sources[0], flush=True)
+        time.sleep(0.3)
+        return [Page(a.shape[1], a.shape[0], [Line([0, 0, 5, 5], s, 0.9)], source=s, page=p)
+                for a, s, p in zip(rgbs, sources, pages)]
+
+cli._load_pipeline = lambda *a, **k: (Slow(), 0)
+cli._entry(cli.ocr_batch)()
+"""
+
+
+def test_ctrl_c_stops_a_batch_cleanly(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    for k in range(20):
+        _good(src / f"p{k:02d}.png")
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER.format(root=str(ROOT)))
+    proc = subprocess.Popen([sys.executable, str(script), str(src), str(out), "-f", "txt,json,pdf", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(4):                                   # part-way through
+        proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "interrupted"
+    assert not _no_parts(out)
+    done = {p.stem for p in out.glob("*.pdf")}
+    assert 1 <= len(done) < 20 and {p.stem for p in out.glob("*.txt")} == done   # whole files only
+    assert json.loads((out / batch.REPORT).read_text())["converted"] == len(done)
+
+
+# ---- determinism -----------------------------------------------------------------------------------------
+SAVE = """
+import sys
+import pipeline
+page = pipeline.load(threads=2)(sys.argv[1])
+for fmt in ("txt", "json", "hocr", "pdf"):
+    page.save(sys.argv[2] + "." + fmt)
+"""
+
+
+def test_outputs_are_byte_identical_across_runs(tmp_path):
+    outs = []
+    for run in range(2):                               # two processes: nothing may depend on the process
+        subprocess.run([sys.executable, "-c", SAVE, str(ROOT / "samples" / "form.jpg"), str(tmp_path / f"run{run}")],
+                       check=True, cwd=ROOT, timeout=120)
+        outs.append({f.suffix: f.read_bytes() for f in tmp_path.glob(f"run{run}.*")})
+    assert outs[0] == outs[1] and len(outs[0]) == 4 and b"ocr-page/1" in outs[0][".json"]
+
+
+# ---- weights --------------------------------------------------------------------------------------------
+def test_shipped_weights_match_their_recorded_sha256():
+    import detection
+    import recognition
+
+    for path in (detection.weights_path(), recognition.weights_path()):
+        integrity.verify(path)
+        assert integrity.read_sums(path.parent)[path.name] == integrity.sha256(path)
+
+
+def test_a_tampered_or_unrecorded_weight_file_is_refused(tmp_path, monkeypatch, capsys):
+    import detection
+    import recognition
+
+    for mod in (detection, recognition):
+        copy = tmp_path / mod.__name__
+        shutil.copytree(mod.WEIGHTS_DIR, copy)
+        monkeypatch.setattr(mod, "WEIGHTS_DIR", copy)
+    rec = recognition.weights_path()
+    data = bytearray(rec.read_bytes())
+    data[len(data) // 2] ^= 0x01                                # one bit flipped deep in the tensors
+    rec.write_bytes(bytes(data))
+    with pytest.raises(integrity.WeightsIntegrityError, match="does not match the recorded"):
+        pipeline.load()
+    assert cli.ocr_page([str(ROOT / "samples" / "receipt.jpg")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "changed or corrupted" in err
+    (rec.parent / integrity.SUMS).write_text("")                 # no record at all
+    with pytest.raises(integrity.WeightsIntegrityError, match="no SHA-256 recorded"):
+        pipeline.load()
