@@ -186,9 +186,11 @@ def _worker_task(job: Job, chunk: int) -> tuple[int, str | None]:
 
 # ---- the batch ---------------------------------------------------------------------------------------
 def run_batch(jobs: list[Job], out_dir: Path, ocr=None, workers: int = 1, overwrite: bool = False, chunk: int = 4,
-              load_args: tuple = (None, "cpu", None), progress: bool = True) -> BatchReport:
+              load_args: tuple = (None, "cpu", None), progress: bool = True, init=None) -> BatchReport:
     """Convert ``jobs``; ``ocr`` is the loaded pipeline for ``workers == 1``, ``load_args`` = (config,
-    device, threads per worker) for workers. Returns the report, also written to ``OUT_DIR``."""
+    device, threads per worker) for workers, each of which runs ``init(*load_args)`` first (default: load
+    the pipeline; a module-level function, so spawned workers can import it). Returns the report, also
+    written to ``OUT_DIR``."""
     from tqdm import tqdm
 
     report = BatchReport()
@@ -222,7 +224,7 @@ def run_batch(jobs: list[Job], out_dir: Path, ocr=None, workers: int = 1, overwr
                     n, err = 0, _reason(exc)
                 finished(job, n, err)
         else:
-            _run_pool(todo, workers, chunk, load_args, finished)
+            _run_pool(todo, workers, chunk, (init or _init_worker, load_args), finished)
     finally:
         bar.close()
         report.seconds = time.perf_counter() - t0
@@ -233,14 +235,15 @@ def run_batch(jobs: list[Job], out_dir: Path, ocr=None, workers: int = 1, overwr
     return report
 
 
-def _pool(n: int, load_args: tuple) -> ProcessPoolExecutor:
+def _pool(n: int, start: tuple) -> ProcessPoolExecutor:
     import multiprocessing as mp
 
-    return ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+    init, load_args = start
+    return ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=init,
                                initargs=load_args)
 
 
-def _run_pool(todo: list[Job], workers: int, chunk: int, load_args: tuple, finished) -> None:
+def _run_pool(todo: list[Job], workers: int, chunk: int, start: tuple, finished) -> None:
     """Run jobs on ``workers`` processes, ``workers`` in flight at a time; after a worker dies, the jobs
     that were in flight are retried one at a time in a fresh single process to find the one to blame."""
     queue = list(todo)
@@ -248,14 +251,14 @@ def _run_pool(todo: list[Job], workers: int, chunk: int, load_args: tuple, finis
     while queue or suspects:
         if suspects:                                          # one at a time: a crash now names its file
             job = suspects.pop(0)
-            with _pool(1, load_args) as ex:
+            with _pool(1, start) as ex:
                 try:
                     n, err = ex.submit(_worker_task, job, chunk).result()
                 except BrokenProcessPool:
                     n, err = 0, "the worker process died while reading it (crash or out of memory)"
             finished(job, n, err)
             continue
-        ex = _pool(workers, load_args)
+        ex = _pool(workers, start)
         inflight = {}
         try:
             while queue or inflight:

@@ -214,6 +214,49 @@ def test_ctrl_c_stops_a_batch_cleanly(tmp_path):
     assert json.loads((out / batch.REPORT).read_text())["converted"] == len(done)
 
 
+class Crashing(StandIn):
+    """A worker's stand-in that dies outright (as a native crash or the OOM killer would) on 'crash*' files."""
+
+    def read_arrays(self, rgbs, sources, pages):
+        if Path(sources[0]).name.startswith("crash"):
+            os._exit(3)
+        return super().read_arrays(rgbs, sources, pages)
+
+
+def start_crashing_worker(*load_args):           # run in each spawned worker (importable: module level)
+    batch._OCR = Crashing()
+
+
+def test_worker_crashes_cost_only_their_file(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    for name in ["a.png", "b.png", "crash1.png", "c.png", "d.png", "crash2.png", "e.png"]:
+        _good(src / name)
+    jobs = batch.plan(src, out, ["txt"])
+    report = batch.run_batch(jobs, out, workers=2, progress=False, init=start_crashing_worker)
+    assert set(report.failed) == {"crash1.png", "crash2.png"}
+    assert all("worker process died" in why for why in report.failed.values())
+    assert report.converted == 5 and sorted(p.stem for p in out.glob("*.txt")) == ["a", "b", "c", "d", "e"]
+
+
+def test_ctrl_c_in_a_terminal_stops_worker_processes_cleanly(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for k in range(12):
+        shutil.copy(ROOT / "samples" / "receipt.jpg", src / f"r{k:02d}.jpg")
+    proc = subprocess.Popen([sys.executable, "-c", "from pipeline.cli import batch_main; batch_main()", str(src), str(out),
+                             "-f", "txt,pdf", "--workers", "2", "--quiet"], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while len(list(out.glob("*.pdf"))) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)                   # as Ctrl-C does: to the whole process group
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err and err.strip() == "interrupted"
+    assert not _no_parts(out)
+    done = {p.stem for p in out.glob("*.pdf")}
+    assert 2 <= len(done) < 12 and {p.stem for p in out.glob("*.txt")} == done
+
+
 # ---- determinism -----------------------------------------------------------------------------------------
 SAVE = """
 import sys
