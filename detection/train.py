@@ -20,7 +20,6 @@ Shapes: ``B`` crops, ``M = H*W*A`` anchors of a crop.
 """
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import hashlib
 import sys
@@ -40,7 +39,8 @@ from detection.ctpn import CTPN
 from detection.loss import ctpn_loss
 from detection.predictor import Detector, DetectorConfig, to_tensor
 from detection.targets import TargetConfig
-from pipeline.training import checkpoint, lr_factor, plot_log, resume, run_main, stoppable, use_bf16
+from pipeline.training import (checkpoint, csv_log, lr_factor, plot_log, resume, run_main, step_if_finite, stoppable,
+                               use_bf16)
 
 __all__ = ["TrainConfig", "ModelConfig", "DataConfig", "OptimConfig", "train", "main", "Page", "load_pages"]
 
@@ -290,14 +290,8 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
 
 
     log = out / "log.csv"
-    cols = ["step", "loss", "cls", "vert", "side", "lr", "crops_s"] + [f"val_{k}_det_F" for k in val_sets] + ["score"]
-    if not log.is_file():
-        with open(log, "w", newline="") as fh:
-            csv.writer(fh).writerow(cols)
-
-    def write_row(**kw):
-        with open(log, "a", newline="") as fh:
-            csv.writer(fh).writerow([kw.get(c, "") for c in cols])
+    write_row = csv_log(log, ["step", "loss", "cls", "vert", "side", "lr", "crops_s"]
+                        + [f"val_{k}_det_F" for k in val_sets] + ["score", "skipped"])
 
     end = o.steps if max_steps is None else min(o.steps, step + max_steps)
     batches = Batches(pools, shares, real, cfg)
@@ -308,7 +302,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
     amp = use_bf16(device)
     bar = tqdm(total=o.steps, initial=step, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
     metrics: dict = {}
-    run = {"loss": 0.0, "cls": 0.0, "vert": 0.0, "side": 0.0, "n": 0, "crops": 0}
+    run = {"loss": 0.0, "cls": 0.0, "vert": 0.0, "side": 0.0, "n": 0, "crops": 0, "skipped": 0}
     t0 = time.perf_counter()
     model.train()
 
@@ -325,22 +319,24 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
             loss, parts = ctpn_loss(pred, lab.to(device), vert.to(device), side.to(device), mask.to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), o.clip)
-            opt.step()
+            if step_if_finite(model, opt, o.clip):
+                run["loss"] += loss.item()
+                for k in ("cls", "vert", "side"):
+                    run[k] += parts[k]
+                run["n"] += 1
+            else:
+                run["skipped"] += 1
             sched.step()
             step += 1
-            run["loss"] += loss.item()
-            for k in ("cls", "vert", "side"):
-                run[k] += parts[k]
-            run["n"] += 1
             run["crops"] += len(x)
             bar.update(1)
             if step % cfg.log_every == 0 or step == end:
                 rate = run["crops"] / (time.perf_counter() - t0)
-                n = run["n"]
+                n = max(1, run["n"])
                 bar.set_postfix(loss=f"{run['loss'] / n:.3f}", lr=f"{sched.get_last_lr()[0]:.1e}", crops_s=f"{rate:.1f}")
                 write_row(step=step, loss=f"{run['loss'] / n:.5f}", cls=f"{run['cls'] / n:.5f}", vert=f"{run['vert'] / n:.5f}",
-                          side=f"{run['side'] / n:.5f}", lr=f"{sched.get_last_lr()[0]:.3e}", crops_s=f"{rate:.2f}")
+                          side=f"{run['side'] / n:.5f}", lr=f"{sched.get_last_lr()[0]:.3e}", crops_s=f"{rate:.2f}",
+                          skipped=run["skipped"])
                 run = {k: 0 for k in run}
                 t0 = time.perf_counter()
             if step % cfg.val_every == 0 or step == o.steps:

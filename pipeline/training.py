@@ -32,6 +32,34 @@ def use_bf16(device: torch.device) -> bool:
     return device.type == "cpu" and amx is not None and bool(amx())
 
 
+def step_if_finite(model, opt, clip: float) -> bool:
+    """Clip the gradients to norm ``clip`` and take the optimizer step, unless they are not finite (a NaN
+    or infinite loss, an overflow): then the update is skipped and the gradients dropped, as AMP's
+    gradient scaler does, so one bad batch cannot poison the weights. Returns whether it stepped."""
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    if bool(torch.isfinite(norm)):
+        opt.step()
+        return True
+    opt.zero_grad(set_to_none=True)
+    return False
+
+
+def csv_log(path: Path, cols: list[str]):
+    """``write_row(**values)`` appending to the CSV at ``path``; a new file gets the header ``cols``, an
+    existing one (a resumed run) keeps its own header, so its rows stay lined up."""
+    if path.is_file():
+        with open(path, newline="") as fh:
+            cols = next(csv.reader(fh), cols)
+    else:
+        with open(path, "w", newline="") as fh:
+            csv.writer(fh).writerow(cols)
+
+    def write_row(**kw) -> None:
+        with open(path, "a", newline="") as fh:
+            csv.writer(fh).writerow([kw.get(c, "") for c in cols])
+    return write_row
+
+
 def atomic_save(obj, path: Path) -> None:
     """``torch.save`` to a temporary name, then rename: a killed run never leaves half a checkpoint."""
     tmp = path.with_name(path.name + ".tmp")

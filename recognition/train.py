@@ -18,7 +18,6 @@ Shapes: ``B`` batch, ``T`` timesteps, ``C`` classes; ``lp`` = log-probabilities 
 """
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import hashlib
 import os
@@ -34,7 +33,8 @@ import torch
 from torch import nn
 
 import configs
-from pipeline.training import checkpoint, lr_factor, plot_log, resume, run_main, stoppable, use_bf16
+from pipeline.training import (checkpoint, csv_log, lr_factor, plot_log, resume, run_main, step_if_finite, stoppable,
+                               use_bf16)
 from recognition import preprocess, weightfile
 from recognition.charset import Charset
 from recognition.crnn import CRNN, HEIGHT
@@ -384,21 +384,15 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
 
 
     log = out / "log.csv"
-    cols = ["step", "loss", "lr", "samples_s", "inf_losses"] + [f"val_{k}_{m}" for k in sets for m in ("CER", "CER_ci")] + ["score"]
-    if not log.is_file():
-        with open(log, "w", newline="") as fh:
-            csv.writer(fh).writerow(cols)
-
-    def write_row(**kw):
-        with open(log, "a", newline="") as fh:
-            csv.writer(fh).writerow([kw.get(c, "") for c in cols])
+    write_row = csv_log(log, ["step", "loss", "lr", "samples_s", "inf_losses"]
+                        + [f"val_{k}_{m}" for k in sets for m in ("CER", "CER_ci")] + ["score", "skipped"])
 
     pairs = charset.case_pairs()
     amp = use_bf16(device)
     end = o.steps if max_steps is None else min(o.steps, step + max_steps)
     bar = tqdm(total=o.steps, initial=step, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
     metrics: dict = {}
-    run_loss, run_n, run_samples, run_inf, t0 = 0.0, 0, 0, 0, time.perf_counter()
+    run_loss, run_n, run_samples, run_inf, run_skip, t0 = 0.0, 0, 0, 0, 0, time.perf_counter()
     model.train()
 
     def finish() -> int:
@@ -413,18 +407,21 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
             loss, n_inf = ctc_loss(logits, widths, labels, blind, pairs, charset.blank)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), o.clip)
-            opt.step()
+            if step_if_finite(model, opt, o.clip):
+                run_loss, run_n = run_loss + loss.item(), run_n + 1
+            else:
+                run_skip += 1
             sched.step()
             step += 1
-            run_loss, run_n, run_samples, run_inf = run_loss + loss.item(), run_n + 1, run_samples + len(labels), run_inf + n_inf
+            run_samples, run_inf = run_samples + len(labels), run_inf + n_inf
             bar.update(1)
             if step % cfg.log_every == 0 or step == end:
                 rate = run_samples / (time.perf_counter() - t0)
-                bar.set_postfix(loss=f"{run_loss / run_n:.3f}", lr=f"{sched.get_last_lr()[0]:.1e}", lines_s=f"{rate:.0f}")
-                write_row(step=step, loss=f"{run_loss / run_n:.5f}", lr=f"{sched.get_last_lr()[0]:.3e}",
-                          samples_s=f"{rate:.1f}", inf_losses=run_inf)
-                run_loss, run_n, run_samples, run_inf, t0 = 0.0, 0, 0, 0, time.perf_counter()
+                mean = run_loss / max(1, run_n)
+                bar.set_postfix(loss=f"{mean:.3f}", lr=f"{sched.get_last_lr()[0]:.1e}", lines_s=f"{rate:.0f}")
+                write_row(step=step, loss=f"{mean:.5f}", lr=f"{sched.get_last_lr()[0]:.3e}",
+                          samples_s=f"{rate:.1f}", inf_losses=run_inf, skipped=run_skip)
+                run_loss, run_n, run_samples, run_inf, run_skip, t0 = 0.0, 0, 0, 0, 0, time.perf_counter()
             if step % cfg.val_every == 0 or step == o.steps:
                 metrics = validate(Recognizer(model, charset, device=str(device)), sets)
                 model.train()

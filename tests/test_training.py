@@ -45,3 +45,29 @@ def test_bf16_training_on_cuda_and_on_amx_cpus_only():
     assert use_bf16(torch.device("cuda")) is True
     assert use_bf16(torch.device("cpu")) is bool(torch.cpu._is_amx_tile_supported())
     assert use_bf16(torch.device("meta")) is False
+
+
+def test_a_non_finite_gradient_skips_the_update():
+    import torch
+
+    from pipeline.training import step_if_finite
+
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in model.parameters()]
+    (model(torch.tensor([[float("nan"), 1.0, 2.0]])).sum()).backward()
+    assert step_if_finite(model, opt, 5.0) is False
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(p.grad is None for p in model.parameters())
+    model(torch.ones(1, 3)).sum().backward()
+    assert step_if_finite(model, opt, 5.0) is True
+    assert not all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_csv_log_keeps_an_existing_header(tmp_path):
+    from pipeline.training import csv_log
+
+    log = tmp_path / "log.csv"
+    csv_log(log, ["step", "loss"])(step=1, loss=0.5)
+    csv_log(log, ["step", "loss", "skipped"])(step=2, loss=0.4, skipped=1)    # a resumed run of a newer version
+    assert log.read_text().splitlines() == ["step,loss", "1,0.5", "2,0.4"]
