@@ -72,14 +72,14 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def find_inputs(in_dir: Path) -> list[Path]:
+def find_inputs(in_dir: Path, skip: Path | None = None) -> list[Path]:
     """Image and PDF files under ``in_dir`` as paths relative to it, sorted; folder links are followed,
-    each real folder once."""
+    each real folder once, never into ``skip`` (the output folder, reachable through a link)."""
     in_dir = Path(in_dir)
     seen, found = set(), []
     for root, dirs, files in os.walk(in_dir, followlinks=True):
         real = os.path.realpath(root)
-        if real in seen:
+        if real in seen or (skip is not None and _inside(Path(real), Path(skip))):
             dirs[:] = []
             continue
         seen.add(real)
@@ -101,7 +101,7 @@ def plan(in_dir: Path, out_dir: Path, formats: list[str]) -> list[Job]:
     if rout == rin or _inside(rout, rin):
         raise BatchError(f"{out_dir} is inside {in_dir}: the batch would read its own outputs; "
                          "choose an output folder outside the input folder")
-    rels = find_inputs(in_dir)
+    rels = find_inputs(in_dir, skip=rout)
     stems: dict[tuple[str, str], int] = {}
     for r in rels:
         key = (str(r.parent), r.stem.lower())

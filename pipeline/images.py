@@ -66,7 +66,11 @@ def _in_memory(source, name: str | None) -> np.ndarray:
         _check_size(source, name or "image")
         return _from_pil(source)
     a = source
-    if a.dtype != np.uint8:
+    if a.size == 0:
+        raise ImageError(f"{name or 'array'}: an empty image (shape {a.shape})")
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8) * 255                 # a bilevel page: True is white
+    elif a.dtype != np.uint8:
         a = np.clip(a, 0, 255).astype(np.uint8)
     if a.ndim == 2:
         return np.repeat(a[..., None], 3, axis=2)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import pipeline
@@ -64,6 +66,46 @@ def test_a_bad_file_is_one_clear_line_naming_it(tmp_path, name):
         assert "refused" in msg and time.perf_counter() - t0 < 1.0     # from the header: nothing decoded
     with pytest.raises(images.ImageError):
         images.load(path.read_bytes())                                  # the same bytes, in memory
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(max_size=2048))
+def test_any_bytes_load_as_a_page_or_fail_as_one_line(data):
+    try:
+        rgb = images.load(data)
+    except images.ImageError as exc:
+        assert str(exc).startswith("bytes:") and "\n" not in str(exc)
+    else:                                                   # some short byte strings are valid images
+        assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), mode=st.sampled_from(["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I"]),
+       fmt=st.sampled_from(["PNG", "TIFF", "BMP", "WEBP", "JPEG"]), seed=st.integers(0, 2 ** 16))
+def test_any_image_mode_and_format_loads_as_rgb_of_its_size(h, w, mode, fmt, seed):
+    rng = np.random.default_rng(seed)
+    im = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).convert(mode if mode not in ("I;16", "I") else "L")
+    if mode in ("I;16", "I"):
+        im = Image.fromarray(rng.integers(0, 65535, (h, w)).astype(np.uint16 if mode == "I;16" else np.int32))
+    buf = io.BytesIO()
+    try:
+        im.save(buf, format=fmt)
+    except (OSError, ValueError, KeyError):
+        assume(False)                                       # this format cannot store this mode
+    rgb = images.load(buf.getvalue())
+    assert rgb.shape == (h, w, 3) and rgb.dtype == np.uint8
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.lists(st.integers(0, 6), min_size=1, max_size=4), dtype=st.sampled_from([np.uint8, np.uint16, np.float32, np.bool_, np.int64]))
+def test_any_array_loads_as_rgb_or_fails_clearly(shape, dtype):
+    a = np.ones(shape, dtype)
+    try:
+        rgb = images.load(a)
+    except images.ImageError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert rgb.dtype == np.uint8 and rgb.shape == tuple(shape[:2]) + (3,) and rgb.size > 0
 
 
 class StandIn(pipeline.OCR):
@@ -136,6 +178,29 @@ def test_names_with_spaces_unicode_and_leading_dashes(tmp_path, monkeypatch, cap
     monkeypatch.chdir(target.parent)
     assert cli.ocr_page(["-o", str(tmp_path / "dash.txt"), "--", "-dash.png"]) == 0   # "--" ends the options
     assert "-dash.png 64x48" in (tmp_path / "dash.txt").read_text()
+
+
+def test_a_batch_never_writes_outside_its_output_folder(tmp_path, monkeypatch):
+    src, out, elsewhere = tmp_path / "in", tmp_path / "out", tmp_path / "elsewhere"
+    _good(src / "sub" / "a.png")
+    _good(src / "b.png")
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "sub").symlink_to(elsewhere, target_is_directory=True)     # a link inside OUT_DIR leading out
+    with pytest.raises(batch.BatchError, match="outside"):
+        batch.plan(src, out, ["txt"])
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *a, **k: (StandIn(), 0))
+    assert cli.ocr_batch([str(src), str(out), "--quiet"]) == 2 and not any(elsewhere.iterdir())
+    outside = tmp_path / "outside.png"                                 # an input linking out of IN_DIR
+    _good(outside)
+    (src / "link.png").symlink_to(outside)
+    (src / "up").symlink_to(tmp_path, target_is_directory=True)        # a folder link up the tree ('..')
+    (tmp_path / "out2" / "old").mkdir(parents=True)
+    _good(tmp_path / "out2" / "old" / "made-here.png")                  # reachable from IN_DIR through 'up'
+    jobs = batch.plan(src, tmp_path / "out2", ["txt"])
+    root = (tmp_path / "out2").resolve()
+    assert "link.png" in {j.rel for j in jobs} and not [j for j in jobs if "made-here" in j.rel]
+    assert all(p.resolve().is_relative_to(root) for j in jobs for p in j.outputs.values())
 
 
 def _no_parts(folder: Path) -> list[str]:
