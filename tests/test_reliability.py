@@ -108,6 +108,23 @@ def test_any_array_loads_as_rgb_or_fails_clearly(shape, dtype):
         assert rgb.dtype == np.uint8 and rgb.shape == tuple(shape[:2]) + (3,) and rgb.size > 0
 
 
+def test_an_unreadable_input_is_one_line(tmp_path, monkeypatch):
+    with pytest.raises(images.ImageError, match="is a folder"):
+        images.load(tmp_path)
+    path = tmp_path / "locked.png"
+    _good(path)
+    real_open = open
+
+    def no_access(file, *a, **k):                     # tests run as root, which chmod cannot stop
+        if str(file) == str(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_open(file, *a, **k)
+    monkeypatch.setattr("builtins.open", no_access)
+    with pytest.raises(images.ImageError) as err:
+        images.load(path)
+    assert str(err.value) == f"{path}: cannot read image (Permission denied)"
+
+
 class StandIn(pipeline.OCR):
     """The pipeline with a stand-in for the models: every page reads as one line naming its source and
     size (fast); what the real models make of odd pages is tested below."""
@@ -327,8 +344,8 @@ SAVE = """
 import sys
 import pipeline
 page = pipeline.load(threads=2)(sys.argv[1])
-for fmt in ("txt", "json", "hocr", "pdf"):
-    page.save(sys.argv[2] + "." + fmt)
+for suffix in ("txt", "json", "hocr", "xml", "tsv", "pdf"):     # .xml: ALTO
+    page.save(sys.argv[2] + "." + suffix)
 """
 
 
@@ -338,7 +355,7 @@ def test_outputs_are_byte_identical_across_runs(tmp_path):
         subprocess.run([sys.executable, "-c", SAVE, str(ROOT / "samples" / "form.jpg"), str(tmp_path / f"run{run}")],
                        check=True, cwd=ROOT, timeout=120)
         outs.append({f.suffix: f.read_bytes() for f in tmp_path.glob(f"run{run}.*")})
-    assert outs[0] == outs[1] and len(outs[0]) == 4 and b"ocr-page/1" in outs[0][".json"]
+    assert outs[0] == outs[1] and len(outs[0]) == 6 and b"ocr-page/1" in outs[0][".json"]
 
 
 # ---- weights --------------------------------------------------------------------------------------------
