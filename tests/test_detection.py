@@ -424,10 +424,12 @@ def test_pipeline_load_works_with_only_the_detector(tmp_path, monkeypatch):
     import pipeline
     import recognition
     from detection import weightfile
+    from pipeline import integrity
     from detection.ctpn import CTPN
 
     torch.manual_seed(0)
     weightfile.save(tmp_path / "ctpn.pt", CTPN(width=0.125, lstm_hidden=16, fc=32), {"steps": 0}, half=False)
+    integrity.record(tmp_path)                     # weights are loaded only with a recorded SHA-256
     monkeypatch.setattr(detection, "weights_path", lambda: tmp_path / "ctpn.pt")
     monkeypatch.setattr(recognition, "weights_path", lambda: None)
     ocr = pipeline.load(threads=2)
@@ -447,10 +449,12 @@ def test_ocr_eval_detect_mode_scores_the_project_detector(tmp_path, monkeypatch,
     from detection import weightfile
     from detection.ctpn import CTPN
     from pipeline import evaluate as ev
+    from pipeline import integrity
     from synth import pageset
 
     torch.manual_seed(0)
     weightfile.save(tmp_path / "ctpn.pt", CTPN(width=0.125, lstm_hidden=16, fc=32), {"steps": 0}, half=False)
+    integrity.record(tmp_path)                     # weights are loaded only with a recorded SHA-256
     monkeypatch.setattr(detection, "weights_path", lambda: tmp_path / "ctpn.pt")
     img = np.full((120, 200, 3), 255, np.uint8)
     pageset.write(tmp_path / "set", "a", img, {"width": 200, "height": 120,

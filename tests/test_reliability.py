@@ -276,6 +276,12 @@ cli._entry(cli.ocr_batch)()
 """
 
 
+def _ctrl_c_on():
+    """In the child: Ctrl-C's default, as in a terminal (a test run in the background has SIGINT ignored,
+    and a Python started that way never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_a_batch_cleanly(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     for k in range(20):
@@ -283,7 +289,7 @@ def test_ctrl_c_stops_a_batch_cleanly(tmp_path):
     script = tmp_path / "driver.py"
     script.write_text(DRIVER.format(root=str(ROOT)))
     proc = subprocess.Popen([sys.executable, str(script), str(src), str(out), "-f", "txt,json,pdf", "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_on)
     for _ in range(4):                                   # part-way through
         proc.stdout.readline()
     proc.send_signal(signal.SIGINT)
@@ -327,7 +333,7 @@ def test_ctrl_c_in_a_terminal_stops_worker_processes_cleanly(tmp_path):
         shutil.copy(ROOT / "samples" / "receipt.jpg", src / f"r{k:02d}.jpg")
     proc = subprocess.Popen([sys.executable, "-c", "from pipeline.cli import batch_main; batch_main()", str(src), str(out),
                              "-f", "txt,pdf", "--workers", "2", "--quiet"], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_ctrl_c_on)
     deadline = time.time() + 120
     while len(list(out.glob("*.pdf"))) < 2 and time.time() < deadline:
         time.sleep(0.05)
