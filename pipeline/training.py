@@ -27,10 +27,9 @@ def use_bf16(device: torch.device) -> bool:
     """Train under bfloat16 autocast? On CUDA always; on a CPU with AMX tiles too (the recognizer's real
     width-bucketed batches: 1.65 s/step instead of 1.96 on 2 cores; the BiLSTMs stay fp32), elsewhere
     not. Steps with non-finite gradients are skipped (:func:`step_if_finite`)."""
-    if device.type == "cuda":
-        return True
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return device.type == "cpu" and amx is not None and bool(amx())
+    from pipeline import resolve_precision
+
+    return device.type == "cuda" or resolve_precision("auto", device.type) == "bf16"
 
 
 def step_if_finite(model, opt, clip: float) -> bool:
