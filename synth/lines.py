@@ -106,7 +106,7 @@ class LineGenerator:
         img = np.ascontiguousarray(img[cy0:cy1, cx0:cx1])
         box = (int(max(0, np.floor(bx0 - cx0))), int(max(0, np.floor(by0 - cy0))),
                int(min(cx1 - cx0, np.ceil(bx1 - cx0))), int(min(cy1 - cy0, np.ceil(by1 - cy0))))
-        name = "none"
+        name, score = "none", None
         if degrade:
             # an unreadable line is label noise in training and an impossible target in testing: redraw
             # the degradation while the ink does not stand out, keeping the best of _DRAWS draws
@@ -118,7 +118,8 @@ class LineGenerator:
                     best = (score, out, name)
                 if score >= cfg.min_contrast:
                     break
-            _, img, name = best
+            score, img, name = best
         out = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
         return LineSample(out, s, box, {"font": font.path, "size": size, "profile": name,
-                                        "inverted": invert, "seed": self.seed, "index": int(index)})
+                                        "inverted": invert, "seed": self.seed, "index": int(index),
+                                        "contrast": score})

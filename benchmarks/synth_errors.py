@@ -1,0 +1,101 @@
+"""Where the recognizer's errors on synthetic test lines are: CER by degradation profile, font size and
+the generator's legibility score, for one or more weight files side by side on the same lines.
+
+    python benchmarks/synth_errors.py [--seed 31337] [--count 1000] [--beam 1] [WEIGHTS ...]
+
+Lines are ``synth.lines.LineGenerator(seed).line(i)`` for i < count, the lines ``ocr-synth lines OUT
+--pageset --seed 31337 --count 1000`` writes for the recognizer's synthetic target (a seed no training
+config uses). Without WEIGHTS the shipped recognizer is read, in the precision
+``pipeline.load()`` picks (bf16 on CPUs with AMX). Texts are compared as ``ocr-eval --crops``
+compares them (whitespace runs as one space, case-sensitive). Each column is one weight file; each row
+is CER over the lines of that group, with the group's line count and, for the first weight file, its
+share of all errors. This is a diagnostic, not a test: it prints figures and asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+_SIZES = (10, 12, 16, 20, 28)                   # font-size bucket edges in px (LineConfig.height)
+_CONTRAST = (0.0, 1.0, 1.5, 2.5)                # synth.degrade.ink_contrast bucket edges
+
+
+def _bucket(name: str, value: float, edges: tuple, unit: str = "") -> str:
+    """``name lo-hi`` of the half-open bucket [lo, hi) holding ``value``; ``name lo+`` for the last."""
+    i = max(0, sum(value >= e for e in edges) - 1)
+    return f"{name} {edges[i]:g}-{edges[i + 1]:g}{unit}" if i + 1 < len(edges) else f"{name} {edges[i]:g}+{unit}"
+
+
+def _groups(meta: dict) -> list[str]:
+    con = meta["contrast"]
+    return ["all", f"profile {meta['profile']}", _bucket("size", meta["size"], _SIZES, "px"),
+            "contrast none" if con is None else _bucket("contrast", con, _CONTRAST)]
+
+
+def _lo(group: str) -> float:
+    x = group.split()[-1].rstrip("px+").split("-")[0]
+    return float(x) if x not in ("", "none", "all") else -1.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import numpy as np
+    import torch
+
+    import recognition
+    from pipeline import resolve_precision
+    from pipeline.evaluate import edit_distance
+    from recognition.predictor import Recognizer
+    from synth.config import load as load_synth
+    from synth.lines import LineGenerator
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("weights", nargs="*", type=Path, help="recognizer weight files (default: the shipped one)")
+    ap.add_argument("--seed", type=int, default=31337)
+    ap.add_argument("--count", type=int, default=1000)
+    ap.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    files = args.weights or [recognition.weights_path()]
+    gen = LineGenerator(load_synth().line, seed=args.seed)
+    samples = [gen.line(i) for i in range(args.count)]
+    gts = [" ".join(s.text.split()) for s in samples]
+    groups = [_groups(s.meta) for s in samples]
+    order = {"all": 0, "profile": 1, "size": 2, "contrast": 3}
+    names = sorted({g for gs in groups for g in gs},
+                   key=lambda g: (order[g.split()[0]], g if g.startswith("profile") else _lo(g)))
+    cols = []
+    for f in files:
+        rec = Recognizer.from_file(f, beam_width=args.beam, precision=resolve_precision("auto", "cpu"))
+        preds = [" ".join(r.text.split()) for r in rec([s.image for s in samples])]
+        eds = np.array([edit_distance(g, p) for g, p in zip(gts, preds)])
+        err, chars, n = defaultdict(int), defaultdict(int), defaultdict(int)
+        for gs, e, g in zip(groups, eds, gts):
+            for k in gs:
+                err[k] += int(e)
+                chars[k] += len(g)
+                n[k] += 1
+        worst = np.sort(eds / np.maximum(1, [len(g) for g in gts]))[::-1]
+        top = np.argsort(-eds / np.maximum(1, [len(g) for g in gts]))[:max(1, args.count // 20)]
+        cols.append({"file": f, "err": err, "chars": chars, "n": n, "eds": eds,
+                     "worst5": eds[top].sum() / max(1, eds.sum()), "bad": int((worst > 0.5).sum())})
+    head = f"{'group':<22}{'lines':>6}" + "".join(f"{'CER ' + str(i + 1):>9}" for i in range(len(cols))) + "  share1"
+    print(f"seed {args.seed}, {args.count} lines, beam {args.beam}")
+    for i, c in enumerate(cols):
+        print(f"  {i + 1}: {c['file']}")
+    print(head)
+    base = cols[0]
+    for k in names:
+        row = f"{k:<22}{base['n'][k]:>6}" + "".join(f"{c['err'][k] / max(1, c['chars'][k]):>9.4f}" for c in cols)
+        print(row + f"  {base['err'][k] / max(1, base['err']['all']):>6.2f}")
+    print(f"{'errors in worst 5 %':<28}" + "".join(f"{c['worst5']:>9.2f}" for c in cols))
+    print(f"{'lines with CER > 0.5':<28}" + "".join(f"{c['bad']:>9d}" for c in cols))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
