@@ -137,7 +137,7 @@ class OCR:
     def _upside_down(self, strips: list, reads: list) -> bool:
         """Do the page's longest lines read more confidently turned 180 degrees? When their upright
         readings are already confident (``flip_skip``: no upside-down page of the real validation sets
-        read above 0.84) the answer is no; otherwise a window of at most ``flip_window`` strip pixels of
+        read above 0.86) the answer is no; otherwise a window of at most ``flip_window`` strip pixels of
         each is read turned and compared with the upright reading's characters in that window."""
         import numpy as np
 

@@ -32,7 +32,7 @@ class PageConfig:
     min_skew: float = 0.2        # skews below this many degrees are left alone (no resampling)
     flip_lines: int = 8          # longest lines read both ways to tell upside down from upright
     flip_window: int = 320       # ... over their first this-many strip pixels
-    flip_margin: float = 0.05    # mean confidence the turned reading must win by
+    flip_margin: float = 0.01    # mean confidence the turned reading must win by
     flip_skip: float = 0.92      # ... unless the upright readings' mean confidence is already this high
 
 
