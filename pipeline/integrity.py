@@ -65,6 +65,22 @@ def record(folder: str | Path) -> Path:
     return folder / SUMS
 
 
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m pipeline.integrity",
+                                 description="record the SHA-256 of every *.pt in each weights folder "
+                                             f"(writes FOLDER/{SUMS}) and print it")
+    ap.add_argument("folders", nargs="*", type=Path, default=[Path("detection/weights"), Path("recognition/weights")],
+                    help="weights folders (default: detection/weights recognition/weights)")
+    args = ap.parse_args(argv)
+    for folder in args.folders:
+        if not folder.is_dir():
+            print(f"python -m pipeline.integrity: {folder}: not a folder", file=sys.stderr)
+            return 2
+        print(record(folder).read_text(encoding="utf-8"), end="")
+    return 0
+
+
 if __name__ == "__main__":
-    for arg in sys.argv[1:] or ["detection/weights", "recognition/weights"]:
-        print(record(arg).read_text(), end="")
+    sys.exit(main())

@@ -1,6 +1,7 @@
 """Reliability and safety: bad and hostile inputs, degenerate pages, odd file names, full or read-only
 output folders, Ctrl-C, determinism and tampered weights. Every input is made here."""
 import errno
+import hashlib
 import io
 import json
 import os
@@ -381,6 +382,20 @@ def test_shipped_weights_match_their_recorded_sha256():
     for path in (detection.weights_path(), recognition.weights_path()):
         integrity.verify(path)
         assert integrity.read_sums(path.parent)[path.name] == integrity.sha256(path)
+
+
+def test_recording_weights_writes_sha256sums_and_refuses_a_missing_folder(tmp_path, capsys):
+    (tmp_path / "b.pt").write_bytes(b"bb")
+    (tmp_path / "a.pt").write_bytes(b"a")
+    (tmp_path / "notes.txt").write_text("not weights")
+    assert integrity.main([str(tmp_path)]) == 0
+    sums = (tmp_path / integrity.SUMS).read_text()
+    assert sums == f"{hashlib.sha256(b'a').hexdigest()}  a.pt\n{hashlib.sha256(b'bb').hexdigest()}  b.pt\n"
+    assert capsys.readouterr().out == sums
+    integrity.verify(tmp_path / "a.pt")
+    assert integrity.main([str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a folder" in err
 
 
 def test_a_tampered_or_unrecorded_weight_file_is_refused(tmp_path, monkeypatch, capsys):
