@@ -24,21 +24,19 @@ _SIZES = (10, 12, 16, 20, 28)                   # font-size bucket edges in px (
 _CONTRAST = (0.0, 1.0, 1.5, 2.5)                # synth.degrade.ink_contrast bucket edges
 
 
-def _bucket(name: str, value: float, edges: tuple, unit: str = "") -> str:
-    """``name lo-hi`` of the half-open bucket [lo, hi) holding ``value``; ``name lo+`` for the last."""
+def _bucket(rank: int, name: str, value: float, edges: tuple, unit: str = "") -> tuple:
+    """(sort key, ``name lo-hi``) of the half-open bucket [lo, hi) holding ``value``; ``name lo+`` for the last."""
     i = max(0, sum(value >= e for e in edges) - 1)
-    return f"{name} {edges[i]:g}-{edges[i + 1]:g}{unit}" if i + 1 < len(edges) else f"{name} {edges[i]:g}+{unit}"
+    hi = f"-{edges[i + 1]:g}" if i + 1 < len(edges) else "+"
+    return (rank, i), f"{name} {edges[i]:g}{hi}{unit}"
 
 
-def _groups(meta: dict) -> list[str]:
+def _groups(meta: dict) -> list[tuple]:
+    """The (sort key, label) of every group a line belongs to; rows print in sort-key order."""
     con = meta["contrast"]
-    return ["all", f"profile {meta['profile']}", _bucket("size", meta["size"], _SIZES, "px"),
-            "contrast none" if con is None else _bucket("contrast", con, _CONTRAST)]
-
-
-def _lo(group: str) -> float:
-    x = group.split()[-1].rstrip("px+").split("-")[0]
-    return float(x) if x not in ("", "none", "all") else -1.0
+    return [((0, 0), "all"), ((1, meta["profile"]), f"profile {meta['profile']}"),
+            _bucket(2, "size", meta["size"], _SIZES, "px"),
+            ((3, -1), "contrast none") if con is None else _bucket(3, "contrast", con, _CONTRAST)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,10 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     gen = LineGenerator(load_synth().line, seed=args.seed)
     samples = [gen.line(i) for i in range(args.count)]
     gts = [" ".join(s.text.split()) for s in samples]
-    groups = [_groups(s.meta) for s in samples]
-    order = {"all": 0, "profile": 1, "size": 2, "contrast": 3}
-    names = sorted({g for gs in groups for g in gs},
-                   key=lambda g: (order[g.split()[0]], g if g.startswith("profile") else _lo(g)))
+    tagged = [_groups(s.meta) for s in samples]
+    groups = [[label for _, label in t] for t in tagged]
+    names = [label for _, label in sorted({g for t in tagged for g in t})]
     cols = []
     for f in files:
         rec = Recognizer.from_file(f, beam_width=args.beam, precision=resolve_precision("auto", "cpu"))
@@ -79,10 +76,10 @@ def main(argv: list[str] | None = None) -> int:
                 err[k] += int(e)
                 chars[k] += len(g)
                 n[k] += 1
-        worst = np.sort(eds / np.maximum(1, [len(g) for g in gts]))[::-1]
-        top = np.argsort(-eds / np.maximum(1, [len(g) for g in gts]))[:max(1, args.count // 20)]
-        cols.append({"file": f, "err": err, "chars": chars, "n": n, "eds": eds,
-                     "worst5": eds[top].sum() / max(1, eds.sum()), "bad": int((worst > 0.5).sum())})
+        rate = eds / np.maximum(1, [len(g) for g in gts])                  # each line's CER
+        top = np.argsort(-rate)[:max(1, args.count // 20)]
+        cols.append({"file": f, "err": err, "chars": chars, "n": n,
+                     "worst5": eds[top].sum() / max(1, eds.sum()), "bad": int((rate > 0.5).sum())})
     head = f"{'group':<22}{'lines':>6}" + "".join(f"{'CER ' + str(i + 1):>9}" for i in range(len(cols))) + "  share1"
     print(f"seed {args.seed}, {args.count} lines, beam {args.beam}")
     for i, c in enumerate(cols):
