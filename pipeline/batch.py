@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -133,6 +134,21 @@ def _remove_stale_parts(jobs: list[Job]) -> None:
 
 # ---- converting one file (in this process or a worker) -----------------------------------------------
 _OCR = None
+_BUSY = False                  # a worker is converting a file
+
+
+def _on_sigint(signum, frame) -> None:
+    """Ctrl-C in a worker: a file being converted stops through KeyboardInterrupt (its atomic writes clean
+    up, the parent reports "interrupted"); a worker loading models or waiting for work just exits, instead
+    of the traceback multiprocessing prints for a KeyboardInterrupt outside a task."""
+    if _BUSY:
+        raise KeyboardInterrupt
+    os._exit(130)
+
+
+def _start_worker(init, load_args: tuple) -> None:
+    signal.signal(signal.SIGINT, _on_sigint)
+    init(*load_args)
 
 
 def _init_worker(config, device, threads) -> None:
@@ -178,10 +194,14 @@ def _reason(exc: BaseException) -> str:
 
 
 def _worker_task(job: Job, chunk: int) -> tuple[int, str | None]:
+    global _BUSY
+    _BUSY = True
     try:
         return convert(_OCR, job, chunk), None
     except Exception as exc:                                   # reported per file; the batch goes on
         return 0, _reason(exc)
+    finally:
+        _BUSY = False
 
 
 # ---- the batch ---------------------------------------------------------------------------------------
@@ -238,9 +258,8 @@ def run_batch(jobs: list[Job], out_dir: Path, ocr=None, workers: int = 1, overwr
 def _pool(n: int, start: tuple) -> ProcessPoolExecutor:
     import multiprocessing as mp
 
-    init, load_args = start
-    return ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=init,
-                               initargs=load_args)
+    return ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=_start_worker,
+                               initargs=start)
 
 
 def _run_pool(todo: list[Job], workers: int, chunk: int, start: tuple, finished) -> None:

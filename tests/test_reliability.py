@@ -355,6 +355,37 @@ def test_ctrl_c_in_a_terminal_stops_worker_processes_cleanly(tmp_path):
         assert len(read) > 200 and layer == read
 
 
+STARTING = """
+import sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from pipeline import batch, cli
+
+def main():
+    src, out = Path(sys.argv[1]), Path(sys.argv[2])
+    jobs = batch.plan(src, out, ["txt"])
+    print("started", flush=True)
+    batch.run_batch(jobs, out, workers=2, load_args=(60,), init=time.sleep, progress=False)
+
+cli._entry(main)()
+"""
+
+
+def test_ctrl_c_while_workers_start_or_wait_prints_no_traceback(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    _good(src / "a.png")
+    _good(src / "b.png")
+    proc = subprocess.Popen([sys.executable, "-c", STARTING.format(root=str(ROOT)), str(src), str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_ctrl_c_on)
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(4)                                        # the workers are up, inside their (60 s) start-up
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip() == "interrupted"
+    assert not list(out.glob("*.txt")) and not _no_parts(out)
+
+
 # ---- determinism -----------------------------------------------------------------------------------------
 SAVE = """
 import sys
