@@ -89,15 +89,13 @@ class LineGenerator:
                 xx = x0 - rng.uniform(0.3, 1.0) * size
                 canvas.rule(xx, 0, xx, ch, t, (gray,) * 3)
         img = canvas.img
-        if invert:
-            img = 255 - img
         # crop with random margins around the ink box, after a small rotation about its centre
         mx = [rng.uniform(*cfg.margin_x) * th for _ in range(2)]
         my = [rng.uniform(*cfg.margin_y) * th for _ in range(2)]
         ang = rng.uniform(-cfg.rotate_deg, cfg.rotate_deg)
         c = ((x0 + x1) / 2, (y0 + y1) / 2)
         rot = cv2.getRotationMatrix2D(c, ang, 1.0)
-        img = cv2.warpAffine(img, rot, (cw, ch), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0) if invert else (255, 255, 255))
+        img = cv2.warpAffine(img, rot, (cw, ch), flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255))
         corners = cv2.transform(np.array([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]], np.float32), rot)[0]
         bx0, by0 = corners.min(0)
         bx1, by1 = corners.max(0)
@@ -120,6 +118,11 @@ class LineGenerator:
                     break
             score, img, name = best
         out = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
+        if invert:
+            # light text on a dark band is degraded as dark ink on paper and then inverted: the ink effects
+            # (bleed, broken strokes, thinning, fading) act on the letters' strokes; applied to the dark
+            # band instead they punched stroke-sized holes all over it (a leopard pattern nobody can read)
+            out = cv2.bitwise_not(out)
         return LineSample(out, s, box, {"font": font.path, "size": size, "profile": name,
                                         "inverted": invert, "seed": self.seed, "index": int(index),
                                         "contrast": score})

@@ -105,6 +105,22 @@ def test_lines_are_deterministic_and_degraded(lines):
     assert lines.line(8).text != a.text
 
 
+def test_inverted_lines_keep_a_solid_band_around_the_letters():
+    # light text on a dark band: ink effects (broken strokes, bleed) must act on the letters, not punch
+    # holes into the band around them (they did: a leopard pattern that hid the text)
+    gen = LineGenerator(LineConfig(neighbours=0.0, rules=0.0), seed=5, allow_fallback_fonts=True)
+    inverted = [i for i in range(400) if gen.line(i, degrade=False).meta["inverted"]][:6]
+    assert len(inverted) >= 4
+    for i in inverted:
+        s = gen.line(i, profile="photocopy")
+        x0, y0, x1, y1 = s.box
+        band = np.zeros(s.image.shape, bool)
+        band[3:-3, 3:-3] = True                       # a photocopy's dark page edge inverts to a light one
+        band[max(0, y0 - 2):y1 + 2, max(0, x0 - 2):x1 + 2] = False        # off the text's box
+        lit = float((s.image[band] > 128).mean()) if band.any() else 0.0
+        assert s.meta["inverted"] and lit < 0.05, (i, lit)
+
+
 def test_ink_contrast_falls_as_a_line_becomes_unreadable():
     img = np.full((32, 220), 255, np.uint8)
     cv2.putText(img, "Total 12.50", (4, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, 0, 2)
