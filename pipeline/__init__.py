@@ -201,7 +201,7 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         r = cfg.recognizer
         rec = Recognizer.from_file(rec_path, device=device, beam_width=r.beam_width, batch_size=r.batch_size,
                                    batch_pixels=r.batch_pixels, max_width=r.max_width, rotate_tall=r.rotate_tall,
-                                   precision=precision)
+                                   precision=precision, reread_dense=r.reread_dense, reread_stretch=r.reread_stretch)
     if det_path is not None:
         det = Detector.from_file(det_path, cfg.detector, device=device, precision=precision)
     return OCR(rec, det, cfg)

@@ -19,10 +19,14 @@ class RecognizerConfig:
     batch_pixels: int = 12000
     max_width: int = 4096
     rotate_tall: bool = True
+    reread_dense: float = 0.3
+    reread_stretch: float = 1.3
 
     def __post_init__(self):
         if self.beam_width < 1 or self.batch_size < 1 or self.batch_pixels < 32 or self.max_width < 8:
             raise ValueError("beam_width and batch_size must be >= 1, batch_pixels >= 32, max_width >= 8")
+        if self.reread_dense < 0 or self.reread_stretch < 1:
+            raise ValueError("reread_dense must be >= 0 and reread_stretch >= 1")
 
 
 @dataclass(frozen=True)

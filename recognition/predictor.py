@@ -9,6 +9,12 @@ Tall crops (height >= 2 x width: vertical text such as form numbers printed up a
 read turned 90 degrees each way, and the reading with the highest confidence wins, much as PaddleOCR's
 pipeline turns tall crops; single characters, often taller than wide, mostly stay below that ratio.
 :attr:`Recognition.rotation` says which reading was kept.
+
+Dense readings are read twice. CTC needs about two timesteps (4 input pixels each) per character, and
+narrow or condensed type at height 32 leaves fewer: readings with more than ``reread_dense`` (0.3)
+characters per timestep are read again from the crop 1.3x wider, and the more confident reading is kept
+(:attr:`Recognition.stretch`). On the shipped weights this cut CER 8 % on synthetic lines of a seed no
+training or test uses (0.0541 -> 0.0498; the setting was picked there), re-reading 54 % of them.
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ class Recognition:
     char_x: list[float] = field(default_factory=list)
     rotation: int = 0      # degrees the crop was turned clockwise before reading (0, 90 or 270);
                            # ``char_x`` runs along the reading direction of the turned crop
+    stretch: float = 1.0   # how much wider than its aspect ratio the kept reading saw the crop
 
     @property
     def chars(self) -> list[tuple[str, float, float]]:
@@ -48,13 +55,15 @@ class Recognizer:
     ``batch_pixels`` caps a batch at that many input pixel columns (crops x widest width), ``batch_size``
     at that many crops; crops are batched in order of width so each batch pads little. ``rotate_tall``
     also reads tall crops turned 90 degrees both ways and keeps the most confident reading.
+    A reading denser than ``reread_dense`` characters per timestep is read again from the crop resized
+    ``reread_stretch`` times wider (1 = never), and the more confident reading is kept.
     ``precision`` ``"bf16"`` runs the network under bfloat16 autocast (fast on CPUs with AMX), ``"fp32"``
     in full precision; decoding is always float32.
     """
 
     def __init__(self, model: CRNN, charset: Charset, device: str = "cpu", beam_width: int = 1,
                  batch_size: int = 32, batch_pixels: int = 12000, max_width: int = 4096, rotate_tall: bool = True,
-                 precision: str = "fp32"):
+                 precision: str = "fp32", reread_dense: float = 0.3, reread_stretch: float = 1.3):
         if model.num_classes != len(charset):
             raise ValueError(f"model has {model.num_classes} classes but the charset {len(charset)}")
         if beam_width < 1:
@@ -64,6 +73,9 @@ class Recognizer:
         self.charset, self.beam_width = charset, int(beam_width)
         self.batch_size, self.batch_pixels, self.max_width = int(batch_size), int(batch_pixels), int(max_width)
         self.rotate_tall = bool(rotate_tall)
+        if reread_dense < 0 or reread_stretch < 1:
+            raise ValueError(f"reread_dense must be >= 0 and reread_stretch >= 1, got {reread_dense}, {reread_stretch}")
+        self.reread_dense, self.reread_stretch = float(reread_dense), float(reread_stretch)
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         self.precision = precision
@@ -85,17 +97,32 @@ class Recognizer:
             views.append((i, 0, g))
             if self.rotate_tall and g.shape[0] >= 2 * g.shape[1]:
                 views += [(i, 90, np.rot90(g, -1)), (i, 270, np.rot90(g, 1))]
-        lines = [preprocess.resize_height(g, self.max_width) for _, _, g in views]
+        grays = [g for _, _, g in views]
+        reads = self._read(grays, 1.0)
+        if self.reread_stretch > 1.0:
+            dense = [k for k, (r, steps) in enumerate(reads) if len(r.text) > self.reread_dense * steps]
+            for k, again in zip(dense, self._read([grays[k] for k in dense], self.reread_stretch)):
+                if again[0].confidence > reads[k][0].confidence:
+                    reads[k] = again
         out: list[Recognition | None] = [None] * len(crops)
+        for (i, rot, _), (r, _) in zip(views, reads):
+            r.rotation = rot
+            if out[i] is None or r.confidence > out[i].confidence:
+                out[i] = r
+        return out  # type: ignore[return-value]
+
+    def _read(self, grays: list[np.ndarray], stretch: float) -> list[tuple[Recognition, int]]:
+        """(reading, timesteps) of every gray view, resized to height 32 and ``stretch`` times wider."""
+        lines = [preprocess.resize_height(g, self.max_width, stretch) for g in grays]
+        out: list = [None] * len(lines)
         for idx in self._batches([ln.shape[1] for ln in lines]):
             probs, widths = self._forward([lines[k] for k in idx])
             for j, k in enumerate(idx):
-                i, rot, g = views[k]
-                r = self._decode(probs[:timesteps(widths[j]), j], g.shape[1] / lines[k].shape[1])
-                r.rotation = rot
-                if out[i] is None or r.confidence > out[i].confidence:
-                    out[i] = r
-        return out  # type: ignore[return-value]
+                steps = timesteps(widths[j])
+                r = self._decode(probs[:steps, j], grays[k].shape[1] / lines[k].shape[1])
+                r.stretch = stretch
+                out[k] = (r, steps)
+        return out
 
     def _batches(self, widths: list[int]) -> list[list[int]]:
         order = np.argsort(widths, kind="stable").tolist()

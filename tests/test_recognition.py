@@ -169,6 +169,53 @@ def test_vertical_text_is_read_turned():
     assert Recognizer.from_file(recognition.weights_path(), rotate_tall=False)([up])[0].text != "92657391"
 
 
+def test_dense_readings_are_read_again_wider_and_the_more_confident_kept():
+    torch.manual_seed(0)
+    cs = Charset("abcdefghij")
+    model = CRNN(len(cs), width=0.25, hidden=16).eval()
+    once = Recognizer(model, cs, reread_stretch=1.0)
+    twice = Recognizer(model, cs, reread_dense=0.0, reread_stretch=1.3)     # every non-empty reading
+    crops = [_text_crop(t) for t in ("abc", "jihgfedcba", "aabbccddeeffgghh", "fig", "deadbeef")]
+    kept = set()
+    for crop, r in zip(crops, twice(crops)):
+        plain = once([crop])[0]
+        wide_img = preprocess.resize_height(preprocess.to_gray(crop), stretch=1.3)     # (32, w')
+        wide = once([wide_img])[0]
+        if not plain.text:
+            assert (r.text, r.stretch) == ("", 1.0)
+            continue
+        best = wide if wide.confidence > plain.confidence else plain
+        assert (r.text, r.stretch) == (best.text, 1.3 if best is wide else 1.0)
+        assert r.confidence == pytest.approx(best.confidence, abs=1e-6)
+        scale = crop.shape[1] / wide_img.shape[1] if best is wide else 1.0     # x in the crop's own pixels
+        np.testing.assert_allclose(r.char_x, [x * scale for x in best.char_x], rtol=1e-6)
+        kept.add(r.stretch)
+    assert kept == {1.0, 1.3}
+    with pytest.raises(ValueError, match="reread"):
+        Recognizer(model, cs, reread_stretch=0.5)
+
+
+def test_shipped_recognizer_reads_cramped_type_better_read_again_wider():
+    import cv2
+
+    import recognition
+    from pipeline.evaluate import edit_distance
+    from synth.lines import LineGenerator
+
+    gen = LineGenerator(seed=5)
+    on = Recognizer.from_file(recognition.weights_path())
+    off = Recognizer.from_file(recognition.weights_path(), reread_stretch=1.0)
+    texts = ["millimetre illumination", "Telephone: 555-0199 ext. 214"]
+    crops = []
+    for i, t in ((4, texts[0]), (5, texts[1])):
+        img = gen.line(i, text=t, profile="clean").image
+        crops.append(cv2.resize(img, (int(img.shape[1] * 0.6), img.shape[0]), interpolation=cv2.INTER_AREA))
+    r_on, r_off = on(crops), off(crops)
+    assert [r.stretch for r in r_on] == [1.3, 1.3] and [r.stretch for r in r_off] == [1.0, 1.0]
+    edits = [sum(edit_distance(t, r.text) for t, r in zip(texts, rs)) for rs in (r_on, r_off)]
+    assert edits[0] < edits[1], ([r.text for r in r_on], [r.text for r in r_off])
+
+
 def test_predictor_takes_rgb_and_gray_and_rejects_bad_crops():
     torch.manual_seed(0)
     cs = Charset("abc")
