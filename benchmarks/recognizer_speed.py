@@ -5,9 +5,12 @@
 Crops are the ground-truth boxes of the page sets' *validation* pages (evenly spaced, cut as ``ocr-eval
 --crops`` cuts them). Systems:
 - ``shipped``: the packaged recognizer through ``pipeline.load()`` (its configured decoder and precision:
-  bf16 on CPUs with AMX), and again in fp32 (and with greedy decoding when the config uses beams);
-- every other preset in ``configs/recognizer/`` at random init in the shipped precision, speed only (the speed side of choosing
-  the shipped preset; their accuracy needs a training run);
+  bf16 on CPUs with AMX), and again in fp32 (and with greedy decoding when the config uses beams), and
+  once more without reading dense readings again 1.3x wider (``recognizer.reread_stretch: 1``), which
+  shows what that second reading costs;
+- every other preset in ``configs/recognizer/`` at random init in the shipped precision and without the
+  second reading (a random model's readings are not dense the way a trained one's are), speed only (the
+  speed side of choosing the shipped preset; their accuracy needs a training run);
 - ``pp-ocrv4``: the PP-OCRv4 recognizer of ``rapidocr-onnxruntime`` on its own batched path, if installed
   (``pip install rapidocr-onnxruntime``, only for this benchmark);
 - ``tesseract``: ``tesseract --psm 7``, one process per crop, ``threads`` processes at a time, if installed.
@@ -59,13 +62,15 @@ def systems(threads: int):
     for beam, p in {(bw, "fp32"), (1, prec)} - {(bw, prec)}:       # the other precision; greedy if beams
         other = Recognizer.from_file(recognition.weights_path(), beam_width=beam, precision=p)
         yield f"shipped, beam {beam}, {p}", lambda cs, other=other: [r.text for r in other(cs)]
+    once = Recognizer.from_file(recognition.weights_path(), beam_width=bw, precision=prec, reread_stretch=1.0)
+    yield f"shipped, beam {bw}, {prec}, dense readings not read again", lambda cs: [r.text for r in once(cs)]
     for yaml in sorted(configs.ROOT.glob("recognizer/*.yaml")):
         m = load_config(yaml).model
         if (m.width, m.hidden) == (a["width"], a["hidden"]):
             continue
         cs = Charset.from_file(m.charset)
-        rec = Recognizer(CRNN(len(cs), m.width, m.hidden), cs, precision=prec)
-        yield f"{yaml.stem} (width {m.width}, hidden {m.hidden}; untrained, speed only)", \
+        rec = Recognizer(CRNN(len(cs), m.width, m.hidden), cs, precision=prec, reread_stretch=1.0)
+        yield f"{yaml.stem} (width {m.width}, hidden {m.hidden}; untrained, not read again, speed only)", \
             lambda crops, rec=rec: [r.text for r in rec(crops)]
     for cls, label in ((RapidOCRSystem, "pp-ocrv4 (rapidocr-onnxruntime)"), (TesseractSystem, "tesseract --psm 7")):
         try:

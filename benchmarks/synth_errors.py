@@ -1,13 +1,14 @@
 """Where the recognizer's errors on synthetic test lines are: CER by degradation profile, font size and
 the generator's legibility score, for one or more weight files side by side on the same lines.
 
-    python benchmarks/synth_errors.py [--seed 31337] [--count 1000] [--beam 1] [WEIGHTS ...]
+    python benchmarks/synth_errors.py [--seed 31337] [--count 1000] [--beam 1] [--no-reread] [WEIGHTS ...]
 
 Lines are ``synth.lines.LineGenerator(seed).line(i)`` for i < count, the lines ``ocr-synth lines OUT
 --pageset --seed 31337 --count 1000`` writes for the recognizer's synthetic target (a seed no training
-config uses). Without WEIGHTS the shipped recognizer is read, in the precision
-``pipeline.load()`` picks (bf16 on CPUs with AMX). Texts are compared as ``ocr-eval --crops``
-compares them (whitespace runs as one space, case-sensitive). Each column is one weight file; each row
+config uses). Without WEIGHTS the shipped recognizer is read. Every file is read as ``pipeline.load()``
+reads the shipped one: in the precision it picks (bf16 on CPUs with AMX) and with dense readings read
+again wider (``recognizer.reread_*`` in ``configs/default.yaml``; ``--no-reread`` turns that off). Texts
+are compared as ``ocr-eval --crops`` compares them (whitespace runs as one space, case-sensitive). Each column is one weight file; each row
 is CER over the lines of that group, with the group's line count and, for the first weight file, its
 share of all errors. This is a diagnostic, not a test: it prints figures and asserts nothing.
 """
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import recognition
     from pipeline import resolve_precision
+    from pipeline.config import load as load_pipeline_config
     from pipeline.evaluate import edit_distance
     from recognition.predictor import Recognizer
     from synth.config import load as load_synth
@@ -56,9 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-reread", action="store_true",
+                    help="do not read dense readings again wider (recognizer.reread_stretch: 1)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     files = args.weights or [recognition.weights_path()]
+    rc = load_pipeline_config().recognizer                 # configs/default.yaml: the re-reading settings
     gen = LineGenerator(load_synth().line, seed=args.seed)
     samples = [gen.line(i) for i in range(args.count)]
     gts = [" ".join(s.text.split()) for s in samples]
@@ -67,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     names = [label for _, label in sorted({g for t in tagged for g in t})]
     cols = []
     for f in files:
-        rec = Recognizer.from_file(f, beam_width=args.beam, precision=resolve_precision("auto", "cpu"))
+        rec = Recognizer.from_file(f, beam_width=args.beam, precision=resolve_precision("auto", "cpu"),
+                                   reread_dense=rc.reread_dense, reread_stretch=1.0 if args.no_reread else rc.reread_stretch)
         preds = [" ".join(r.text.split()) for r in rec([s.image for s in samples])]
         eds = np.array([edit_distance(g, p) for g, p in zip(gts, preds)])
         err, chars, n = defaultdict(int), defaultdict(int), defaultdict(int)
@@ -81,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         cols.append({"file": f, "err": err, "chars": chars, "n": n,
                      "worst5": eds[top].sum() / max(1, eds.sum()), "bad": int((rate > 0.5).sum())})
     head = f"{'group':<22}{'lines':>6}" + "".join(f"{'CER ' + str(i + 1):>9}" for i in range(len(cols))) + "  share1"
-    print(f"seed {args.seed}, {args.count} lines, beam {args.beam}")
+    print(f"seed {args.seed}, {args.count} lines, beam {args.beam}, "
+          + ("no re-reading" if args.no_reread else f"dense readings read again {rc.reread_stretch}x wider"))
     for i, c in enumerate(cols):
         print(f"  {i + 1}: {c['file']}")
     print(head)
