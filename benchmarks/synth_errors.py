@@ -8,15 +8,16 @@ Lines are ``synth.lines.LineGenerator(seed).line(i)`` for i < count, the lines `
 config uses). Without WEIGHTS the shipped recognizer is read. Every file is read as ``pipeline.load()``
 reads the shipped one: in the precision it picks (bf16 on CPUs with AMX) and with dense readings read
 again wider (``recognizer.reread_*`` in ``configs/default.yaml``; ``--no-reread`` turns that off). Texts
-are compared as ``ocr-eval --crops`` compares them (whitespace runs as one space, case-sensitive). Each column is one weight file; each row
-is CER over the lines of that group, with the group's line count and, for the first weight file, its
-share of all errors. This is a diagnostic, not a test: it prints figures and asserts nothing.
+are compared as ``ocr-eval --crops`` compares them (whitespace runs as one space, case-sensitive). Each
+column is one weight file; each row is CER over the lines of that group, with the group's line count and,
+for the first weight file, its share of all errors. This is a diagnostic, not a test: it prints figures and asserts nothing.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -63,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     files = args.weights or [recognition.weights_path()]
-    rc = load_pipeline_config().recognizer                 # configs/default.yaml: the re-reading settings
+    rc = load_pipeline_config().recognizer                 # configs/default.yaml, as pipeline.load() reads it
+    settings = {**asdict(rc), "beam_width": args.beam, **({"reread_stretch": 1.0} if args.no_reread else {})}
     gen = LineGenerator(load_synth().line, seed=args.seed)
     samples = [gen.line(i) for i in range(args.count)]
     gts = [" ".join(s.text.split()) for s in samples]
@@ -72,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [label for _, label in sorted({g for t in tagged for g in t})]
     cols = []
     for f in files:
-        rec = Recognizer.from_file(f, beam_width=args.beam, precision=resolve_precision("auto", "cpu"),
-                                   reread_dense=rc.reread_dense, reread_stretch=1.0 if args.no_reread else rc.reread_stretch)
+        rec = Recognizer.from_file(f, precision=resolve_precision("auto", "cpu"), **settings)
         preds = [" ".join(r.text.split()) for r in rec([s.image for s in samples])]
         eds = np.array([edit_distance(g, p) for g, p in zip(gts, preds)])
         err, chars, n = defaultdict(int), defaultdict(int), defaultdict(int)

@@ -198,10 +198,10 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         if path is not None:
             integrity.verify(path)                  # the recorded SHA-256 (pipeline/integrity.py)
     if rec_path is not None:
-        r = cfg.recognizer
-        rec = Recognizer.from_file(rec_path, device=device, beam_width=r.beam_width, batch_size=r.batch_size,
-                                   batch_pixels=r.batch_pixels, max_width=r.max_width, rotate_tall=r.rotate_tall,
-                                   precision=precision, reread_dense=r.reread_dense, reread_stretch=r.reread_stretch)
+        from dataclasses import asdict
+
+        # RecognizerConfig's fields are Recognizer's keyword arguments, one for one
+        rec = Recognizer.from_file(rec_path, device=device, precision=precision, **asdict(cfg.recognizer))
     if det_path is not None:
         det = Detector.from_file(det_path, cfg.detector, device=device, precision=precision)
     return OCR(rec, det, cfg)
