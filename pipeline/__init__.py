@@ -135,25 +135,30 @@ class OCR:
         return out
 
     def _upside_down(self, strips: list, reads: list) -> bool:
-        """Do the page's longest lines read more confidently turned 180 degrees? When their upright
-        readings are already confident (``flip_skip``: no upside-down page of the real validation sets
-        read above 0.86) the answer is no; otherwise a window of at most ``flip_window`` strip pixels of
-        each is read turned and compared with the upright reading's characters in that window."""
+        """Do the page's longest lines read more confidently turned 180 degrees? Only lines whose upright
+        reading has at least ``flip_letters`` letters in the first ``flip_window`` strip pixels take
+        part (all lines, when none has): rows of asterisks, dotted leaders or rules read badly both ways
+        and say nothing about which way up the page is. When the ``flip_lines`` longest of them already read confidently upright
+        (mean confidence ``flip_skip``: no upside-down page of the real validation sets read above 0.89)
+        the answer is no; otherwise each one's window is read turned and the page is upside down when the
+        median line gains more than ``flip_margin`` of confidence in the window (a median, so that one or
+        two odd lines cannot outvote the rest)."""
         import numpy as np
 
         cfg = self.config.page
-        idx = sorted(range(len(strips)), key=lambda i: -strips[i].image.shape[1])[:cfg.flip_lines]
+        longest = sorted(range(len(strips)), key=lambda i: -strips[i].image.shape[1])
+
+        def in_window(r):
+            return [(ch, c) for ch, c, x in zip(r.text, r.char_conf, r.char_x) if x < cfg.flip_window]
+
+        idx = [i for i in longest if sum(ch.isalpha() for ch, _ in in_window(reads[i])) >= cfg.flip_letters]
+        idx = (idx or longest)[:cfg.flip_lines]
         if not idx or np.mean([reads[i].confidence for i in idx]) >= cfg.flip_skip:
             return False
         wins = [strips[i].image[:, :cfg.flip_window] for i in idx]
         turned = self.recognizer([np.ascontiguousarray(w[::-1, ::-1]) for w in wins])
-
-        def in_window(r):
-            c = [c for c, x in zip(r.char_conf, r.char_x) if x < cfg.flip_window]
-            return float(np.mean(c)) if c else 0.0
-
-        upright = float(np.mean([in_window(reads[i]) for i in idx]))
-        return float(np.mean([r.confidence for r in turned])) > upright + cfg.flip_margin
+        upright = [float(np.mean([c for _, c in in_window(reads[i])] or [0.0])) for i in idx]
+        return float(np.median([t.confidence - u for t, u in zip(turned, upright)])) > cfg.flip_margin
 
 
 def _missing(name: str, where: Path) -> str:

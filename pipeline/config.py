@@ -35,9 +35,10 @@ class PageConfig:
     orient: bool = True          # turn sideways and upside-down pages upright
     min_skew: float = 0.2        # skews below this many degrees are left alone (no resampling)
     flip_lines: int = 8          # longest lines read both ways to tell upside down from upright
-    flip_window: int = 320       # ... over their first this-many strip pixels
-    flip_margin: float = 0.01    # mean confidence the turned reading must win by
-    flip_skip: float = 0.92      # ... unless the upright readings' mean confidence is already this high
+    flip_letters: int = 3        # ... of those with at least this many letters upright in the window
+    flip_window: int = 320       # ... of their first this-many strip pixels
+    flip_margin: float = 0.0     # confidence the median line's turned reading must win by
+    flip_skip: float = 0.94      # ... unless the upright readings' mean confidence is already this high
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,33 @@ def test_a_confident_upright_page_skips_the_upside_down_reading(ocr, monkeypatch
         assert len(calls) == reads
 
 
+def test_lines_without_letters_and_odd_lines_do_not_turn_a_page():
+    """The upside-down vote: lines whose upright window has fewer than 3 letters (asterisks, leaders)
+    stay out, and the median line decides, so a few lines that read better turned do not flip the page."""
+    from pipeline.crop import LineCrop
+    from recognition.predictor import Recognition
+
+    def page(lines):            # (upright text, upright confidence, turned confidence) per line
+        strips = [LineCrop(np.full((32, 400 - 10 * k), k, np.uint8), np.eye(2, 3)) for k in range(len(lines))]
+        reads = [Recognition(t, c, [c] * len(t), [10.0 * j for j in range(len(t))]) for t, c, _ in lines]
+        seen = []
+
+        def turned_reader(crops):
+            seen.extend(int(c[0, 0]) for c in crops)         # which lines were read turned
+            return [Recognition("x", lines[int(c[0, 0])][2], [lines[int(c[0, 0])][2]], [0.0]) for c in crops]
+
+        return pipeline.OCR(turned_reader)._upside_down(strips, reads), seen
+
+    stars = ("* * * * * * * *", 0.3, 0.9)             # no letters: reads badly upright, "better" turned
+    prose = ("Total amount due", 0.8, 0.6)
+    flipped, seen = page([stars] * 5 + [prose] * 3)
+    assert not flipped and seen == [5, 6, 7]            # only the prose lines were read turned
+    flipped, _ = page([prose] * 5 + [("Invoice number", 0.3, 0.9)] * 3)
+    assert not flipped                  # 3 of 8 lines much better turned (the mean gains): the median not
+    flipped, seen = page([("uoitdirosep", 0.5, 0.9)] * 6 + [prose] * 2)
+    assert flipped and seen == list(range(8))            # most lines read better turned: upside down
+
+
 def test_a_multi_page_tiff_reads_every_page(ocr, tmp_path):
     from PIL import Image
 
