@@ -21,6 +21,7 @@ class RecognizerConfig:
     rotate_tall: bool = True
     reread_dense: float = 0.3
     reread_stretch: float = 1.3
+    reread_conf: float = 0.98
 
     def __post_init__(self):
         if self.beam_width < 1 or self.batch_size < 1 or self.batch_pixels < 32 or self.max_width < 8:

@@ -174,7 +174,7 @@ def test_dense_readings_are_read_again_wider_and_the_more_confident_kept():
     cs = Charset("abcdefghij")
     model = CRNN(len(cs), width=0.25, hidden=16).eval()
     once = Recognizer(model, cs, reread_stretch=1.0)
-    twice = Recognizer(model, cs, reread_dense=0.0, reread_stretch=1.3)     # every non-empty reading
+    twice = Recognizer(model, cs, reread_dense=0.0, reread_stretch=1.3, reread_conf=1.01)   # every non-empty reading
     crops = [_text_crop(t) for t in ("abc", "jihgfedcba", "aabbccddeeffgghh", "fig", "deadbeef")]
     kept = set()
     for crop, r in zip(crops, twice(crops)):
@@ -191,6 +191,11 @@ def test_dense_readings_are_read_again_wider_and_the_more_confident_kept():
         np.testing.assert_allclose(r.char_x, [x * scale for x in best.char_x], rtol=1e-6)
         kept.add(r.stretch)
     assert kept == {1.0, 1.3}
+    plain = once(crops)
+    gate = float(np.median([r.confidence for r in plain]))                 # readings this confident: once
+    gated = Recognizer(model, cs, reread_dense=0.0, reread_stretch=1.3, reread_conf=gate)(crops)
+    for p, r, r2 in zip(plain, gated, twice(crops)):
+        assert (r.text, r.stretch) == ((p.text, 1.0) if p.confidence >= gate else (r2.text, r2.stretch))
     with pytest.raises(ValueError, match="reread"):
         Recognizer(model, cs, reread_stretch=0.5)
 
@@ -209,7 +214,7 @@ def test_shipped_recognizer_reads_cramped_type_better_read_again_wider():
     crops = []
     for i, t in ((4, texts[0]), (5, texts[1])):
         img = gen.line(i, text=t, profile="clean").image
-        crops.append(cv2.resize(img, (int(img.shape[1] * 0.6), img.shape[0]), interpolation=cv2.INTER_AREA))
+        crops.append(cv2.resize(img, (int(img.shape[1] * 0.45), img.shape[0]), interpolation=cv2.INTER_AREA))
     r_on, r_off = on(crops), off(crops)
     assert [r.stretch for r in r_on] == [1.3, 1.3] and [r.stretch for r in r_off] == [1.0, 1.0]
     edits = [sum(edit_distance(t, r.text) for t, r in zip(texts, rs)) for rs in (r_on, r_off)]
