@@ -136,13 +136,13 @@ class OCR:
 
     def _upside_down(self, strips: list, reads: list) -> bool:
         """Do the page's longest lines read more confidently turned 180 degrees? Only lines whose upright
-        reading has at least ``flip_letters`` letters in the first ``flip_window`` strip pixels take
-        part (all lines, when none has): rows of asterisks, dotted leaders or rules read badly both ways
-        and say nothing about which way up the page is. When the ``flip_lines`` longest of them already read confidently upright
-        (mean confidence ``flip_skip``: no upside-down page of the real validation sets read above 0.89)
-        the answer is no; otherwise each one's window is read turned and the page is upside down when the
-        median line gains more than ``flip_margin`` of confidence in the window (a median, so that one or
-        two odd lines cannot outvote the rest)."""
+        reading has at least ``flip_letters`` letters in the first ``flip_window`` strip pixels take part
+        (all lines, when none has): rows of asterisks, dotted leaders or rules read badly both ways and say
+        nothing about which way up the page is. When the ``flip_lines`` longest of them already read
+        confidently upright (mean confidence ``flip_skip``: no upside-down page of the real validation sets
+        read above 0.89) the answer is no; otherwise each one's window is read turned and the page is upside
+        down when the median line gains more than ``flip_margin`` of confidence in the window (a median, so
+        that one or two odd lines cannot outvote the rest)."""
         import numpy as np
 
         cfg = self.config.page
