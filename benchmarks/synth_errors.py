@@ -10,7 +10,8 @@ reads the shipped one: in the precision it picks (bf16 on CPUs with AMX) and wit
 again wider (``recognizer.reread_*`` in ``configs/default.yaml``; ``--no-reread`` turns that off). Texts
 are compared as ``ocr-eval --crops`` compares them (whitespace runs as one space, case-sensitive). Each
 column is one weight file; each row is CER over the lines of that group, with the group's line count and,
-for the first weight file, its share of all errors. This is a diagnostic, not a test: it prints figures and asserts nothing.
+for the first weight file, its share of all errors. This is a diagnostic, not a test: it prints figures
+and asserts nothing.
 """
 from __future__ import annotations
 

@@ -147,17 +147,15 @@ class OCR:
 
         cfg = self.config.page
         longest = sorted(range(len(strips)), key=lambda i: -strips[i].image.shape[1])
-
-        def in_window(r):
-            return [(ch, c) for ch, c, x in zip(r.text, r.char_conf, r.char_x) if x < cfg.flip_window]
-
-        idx = [i for i in longest if sum(ch.isalpha() for ch, _ in in_window(reads[i])) >= cfg.flip_letters]
+        window = {i: [(ch, c) for ch, c, x in zip(r.text, r.char_conf, r.char_x) if x < cfg.flip_window]
+                  for i, r in enumerate(reads)}             # (character, confidence) in each line's window
+        idx = [i for i in longest if sum(ch.isalpha() for ch, _ in window[i]) >= cfg.flip_letters]
         idx = (idx or longest)[:cfg.flip_lines]
         if not idx or np.mean([reads[i].confidence for i in idx]) >= cfg.flip_skip:
             return False
         wins = [strips[i].image[:, :cfg.flip_window] for i in idx]
         turned = self.recognizer([np.ascontiguousarray(w[::-1, ::-1]) for w in wins])
-        upright = [float(np.mean([c for _, c in in_window(reads[i])] or [0.0])) for i in idx]
+        upright = [float(np.mean([c for _, c in window[i]] or [0.0])) for i in idx]
         return float(np.median([t.confidence - u for t, u in zip(turned, upright)])) > cfg.flip_margin
 
 

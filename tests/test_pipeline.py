@@ -114,8 +114,9 @@ def test_lines_without_letters_and_odd_lines_do_not_turn_a_page():
         seen = []
 
         def turned_reader(crops):
-            seen.extend(int(c[0, 0]) for c in crops)         # which lines were read turned
-            return [Recognition("x", lines[int(c[0, 0])][2], [lines[int(c[0, 0])][2]], [0.0]) for c in crops]
+            keys = [int(c[0, 0]) for c in crops]             # which lines were read turned
+            seen.extend(keys)
+            return [Recognition("x", lines[k][2], [lines[k][2]], [0.0]) for k in keys]
 
         return pipeline.OCR(turned_reader)._upside_down(strips, reads), seen
 
