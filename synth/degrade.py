@@ -58,6 +58,7 @@ def paper(img: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray
     h, w = img.shape[:2]
     f = 1.0 - rng.uniform(0.0, 0.08) * _smooth_field((h, w), rng, 6)
     grain = np.empty((h, w), np.uint8)
+    cv2.setRNGSeed(int(rng.integers(2**31)))           # OpenCV's RNG is global: seed it from ours
     cv2.randu(grain, 0, int(rng.uniform(1, 14)))
     f -= grain.astype(np.float32) / 255.0
     out = _mul(img, f)

@@ -105,6 +105,19 @@ def test_lines_are_deterministic_and_degraded(lines):
     assert lines.line(8).text != a.text
 
 
+def test_a_degraded_line_does_not_depend_on_what_was_drawn_before():
+    # every degradation draws from the line's own generator; paper grain drew from OpenCV's global RNG,
+    # so a line came out differently depending on the lines drawn before it in the same process
+    import cv2
+
+    gen = LineGenerator(seed=5, allow_fallback_fonts=True)
+    a = gen.line(2, profile="clean")                  # "clean" always puts paper under the ink
+    for seed in (1, 2):
+        cv2.setRNGSeed(seed)                          # what any other line's noise() does
+        assert np.array_equal(LineGenerator(seed=5, allow_fallback_fonts=True).line(2, profile="clean").image,
+                              a.image)
+
+
 def test_inverted_lines_keep_a_solid_band_around_the_letters():
     # light text on a dark band: ink effects (broken strokes, bleed) must act on the letters, not punch
     # holes into the band around them (they did: a leopard pattern that hid the text)
