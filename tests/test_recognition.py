@@ -288,6 +288,25 @@ def test_case_fold_scores_both_cases():
     assert f.exp()[0, 0].tolist() == pytest.approx([0.1, 0.8, 0.6, 0.1])
 
 
+def test_synthetic_cache_grows_by_drawing_only_the_new_lines(tmp_path, monkeypatch):
+    import recognition.train as tr
+
+    cs = Charset.from_file()
+    small = tr.synth_lines(3, 5, "synth/default.yaml", cs, 256, 1, tmp_path, False)
+    drawn = []
+    real_chunk = tr._synth_chunk
+    monkeypatch.setattr(tr, "_synth_chunk", lambda job: drawn.append(job[1:3]) or real_chunk(job))
+    grown = tr.synth_lines(5, 5, "synth/default.yaml", cs, 256, 1, tmp_path, False)
+    assert drawn == [(3, 2)]                                # start 3, count 2: the 3 cached lines are reused
+    fresh = tr.synth_lines(5, 5, "synth/default.yaml", cs, 256, 1, None, False)
+    assert grown[1] == fresh[1] and small[1] == fresh[1][:3]
+    assert all(np.array_equal(a, b) for a, b in zip(grown[0], fresh[0]))
+    assert len(list(tmp_path.glob("synth_5_*.npz"))) == 2  # the 3- and 5-line caches
+    drawn.clear()
+    tr.synth_lines(4, 5, "synth/default.yaml", cs, 300, 1, tmp_path, False)
+    assert drawn == [(0, 4)]                                # another max_width: nothing cached is reused
+
+
 def _tiny_cfg(tmp_path, **optim):
     from recognition.train import DataConfig, ModelConfig, OptimConfig, TrainConfig
 
