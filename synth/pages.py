@@ -163,8 +163,8 @@ def layout_columns(k: _Ctx, box) -> None:
     rng = k.rng
     head = k.book.pick(rng, ("serif", "sans", "condensed"), bold=True)
     hs = k.pt(rng.uniform(16, 30))
-    ln = k.write(x0 if rng.random() < 0.6 else (x0 + x1) / 2, y0, k.ts.heading(), head, hs,
-                 align="left" if rng.random() < 0.6 else "center")
+    k.write(x0 if rng.random() < 0.6 else (x0 + x1) / 2, y0, k.ts.heading(), head, hs,
+            align="left" if rng.random() < 0.6 else "center")
     y = y0 + hs * 1.5
     body = k.book.pick(rng, ("serif", "sans", "condensed"), bold=False)
     size = k.pt(rng.uniform(8.5, 11.5))
