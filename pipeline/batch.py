@@ -134,21 +134,32 @@ def _remove_stale_parts(jobs: list[Job]) -> None:
 
 # ---- converting one file (in this process or a worker) -----------------------------------------------
 _OCR = None
+_READY = False                 # a worker has loaded its models and takes files
 _BUSY = False                  # a worker is converting a file
+_INTERRUPTED = False           # a worker got Ctrl-C while it waited for a file
 
 
 def _on_sigint(signum, frame) -> None:
-    """Ctrl-C in a worker: a file being converted stops through KeyboardInterrupt (its atomic writes clean
-    up, the parent reports "interrupted"); a worker loading models or waiting for work just exits, instead
-    of the traceback multiprocessing prints for a KeyboardInterrupt outside a task."""
+    """Ctrl-C in a worker. Converting a file: stop through KeyboardInterrupt (its atomic writes clean up,
+    the parent reports "interrupted"). Loading models: exit, instead of the traceback multiprocessing
+    prints for a KeyboardInterrupt outside a task. Waiting for a file: note it and go on waiting; the
+    parent, interrupted too, shuts the pool down, and a file handed over meanwhile stops before it starts.
+    A waiting worker must not exit: it may hold the lock of the pool's work queue, and the other workers
+    would then block on that lock forever, and the parent with them when it joins them (about 1 Ctrl-C
+    in 30 hung so)."""
+    global _INTERRUPTED
     if _BUSY:
         raise KeyboardInterrupt
-    os._exit(130)
+    if not _READY:
+        os._exit(130)
+    _INTERRUPTED = True
 
 
 def _start_worker(init, load_args: tuple) -> None:
+    global _READY
     signal.signal(signal.SIGINT, _on_sigint)
     init(*load_args)
+    _READY = True
 
 
 def _init_worker(config, device, threads) -> None:
@@ -195,6 +206,8 @@ def _reason(exc: BaseException) -> str:
 
 def _worker_task(job: Job, chunk: int) -> tuple[int, str | None]:
     global _BUSY
+    if _INTERRUPTED:
+        raise KeyboardInterrupt
     _BUSY = True
     try:
         return convert(_OCR, job, chunk), None

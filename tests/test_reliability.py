@@ -355,6 +355,30 @@ def test_ctrl_c_in_a_terminal_stops_worker_processes_cleanly(tmp_path):
         assert len(read) > 200 and layer == read
 
 
+def test_ctrl_c_leaves_workers_waiting_for_a_file_alive_until_the_pool_shuts_down():
+    """A worker that exits on Ctrl-C while it waits for a file may hold the lock of the pool's work queue;
+    the other worker then blocks on it forever and the parent's shutdown hangs joining it (1 Ctrl-C in 30
+    hung ocr-batch so). Waiting workers stay, the pool shuts down, and a file handed over after Ctrl-C
+    stops before it starts."""
+    import threading
+
+    ex = batch._pool(2, (time.sleep, (0,)))
+    pids, deadline = set(), time.time() + 120
+    while len(pids) < 2 and time.time() < deadline:      # both workers started (init done) and now wait
+        pids |= {f.result() for f in [ex.submit(os.getpid) for _ in range(8)]}
+    assert len(pids) == 2
+    for pid in pids:
+        os.kill(pid, signal.SIGINT)
+    time.sleep(1.0)
+    assert ex.submit(os.getpid).result(timeout=60) in pids   # no worker exited: the pool still works
+    with pytest.raises(KeyboardInterrupt):                     # a file after Ctrl-C is not converted
+        ex.submit(batch._worker_task, None, 1).result(timeout=60)
+    closing = threading.Thread(target=ex.shutdown, daemon=True)
+    closing.start()
+    closing.join(60)
+    assert not closing.is_alive()
+
+
 STARTING = """
 import sys, time
 sys.path.insert(0, {root!r})
