@@ -135,14 +135,20 @@ class OCR:
         return out
 
     def _upside_down(self, strips: list, reads: list) -> bool:
-        """Do the page's longest lines read more confidently turned 180 degrees? Only lines whose upright
-        reading has at least ``flip_letters`` letters in the first ``flip_window`` strip pixels take part
-        (all lines, when none has): rows of asterisks, dotted leaders or rules read badly both ways and say
-        nothing about which way up the page is. When the ``flip_lines`` longest of them already read
-        confidently upright (mean confidence ``flip_skip``: no upside-down page of the real validation sets
-        read above 0.89) the answer is no; otherwise each one's window is read turned and the page is upside
-        down when the median line gains more than ``flip_margin`` of confidence in the window (a median, so
-        that one or two odd lines cannot outvote the rest)."""
+        """Do the page's longest lines read more confidently turned 180 degrees? (:meth:`flip_evidence`)"""
+        _, gain = self.flip_evidence(strips, reads)
+        return gain is not None and gain > self.config.page.flip_margin
+
+    def flip_evidence(self, strips: list, reads: list) -> tuple[float, float | None]:
+        """``(upright, gain)``: what the upside-down check weighs for a page's line strips and their upright
+        readings. Only lines whose upright reading has at least ``flip_letters`` letters in the first
+        ``flip_window`` strip pixels take part (all lines, when none has): rows of asterisks, dotted leaders
+        or rules read badly both ways and say nothing about which way up the page is. ``upright`` is the
+        mean confidence of the ``flip_lines`` longest of them (nan without lines); when it reaches
+        ``flip_skip`` (no upside-down page of the real validation sets reads above 0.89) the page counts as
+        upright and ``gain`` is None. Otherwise each one's window is read turned and ``gain`` is the median
+        line's confidence gained by turning (a median, so that one or two odd lines cannot outvote the
+        rest); the page is upside down when it exceeds ``flip_margin``."""
         import numpy as np
 
         cfg = self.config.page
@@ -151,12 +157,15 @@ class OCR:
                   for i, r in enumerate(reads)}             # (character, confidence) in each line's window
         idx = [i for i in longest if sum(ch.isalpha() for ch, _ in window[i]) >= cfg.flip_letters]
         idx = (idx or longest)[:cfg.flip_lines]
-        if not idx or np.mean([reads[i].confidence for i in idx]) >= cfg.flip_skip:
-            return False
+        if not idx:
+            return float("nan"), None
+        upright_conf = float(np.mean([reads[i].confidence for i in idx]))
+        if upright_conf >= cfg.flip_skip:
+            return upright_conf, None
         wins = [strips[i].image[:, :cfg.flip_window] for i in idx]
         turned = self.recognizer([np.ascontiguousarray(w[::-1, ::-1]) for w in wins])
         upright = [float(np.mean([c for _, c in window[i]] or [0.0])) for i in idx]
-        return float(np.median([t.confidence - u for t, u in zip(turned, upright)])) > cfg.flip_margin
+        return upright_conf, float(np.median([t.confidence - u for t, u in zip(turned, upright)]))
 
 
 def _missing(name: str, where: Path) -> str:

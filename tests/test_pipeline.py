@@ -118,16 +118,21 @@ def test_lines_without_letters_and_odd_lines_do_not_turn_a_page():
             seen.extend(keys)
             return [Recognition("x", lines[k][2], [lines[k][2]], [0.0]) for k in keys]
 
-        return pipeline.OCR(turned_reader)._upside_down(strips, reads), seen
+        ocr = pipeline.OCR(turned_reader)
+        evidence = ocr.flip_evidence(strips, reads)
+        assert ocr._upside_down(strips, reads) == (evidence[1] is not None and evidence[1] > 0.0)
+        return evidence, seen
 
     stars = ("* * * * * * * *", 0.3, 0.9)             # no letters: reads badly upright, "better" turned
     prose = ("Total amount due", 0.8, 0.6)
-    flipped, seen = page([stars] * 5 + [prose] * 3)
-    assert not flipped and seen == [5, 6, 7]            # only the prose lines were read turned
-    flipped, _ = page([prose] * 5 + [("Invoice number", 0.3, 0.9)] * 3)
-    assert not flipped                  # 3 of 8 lines much better turned (the mean gains): the median not
-    flipped, seen = page([("uoitdirosep", 0.5, 0.9)] * 6 + [prose] * 2)
-    assert flipped and seen == list(range(8))            # most lines read better turned: upside down
+    (upright, gain), seen = page([stars] * 5 + [prose] * 3)
+    assert seen == [5, 6, 7] * 2            # only the prose lines were read turned (by both calls)
+    assert upright == pytest.approx(0.8) and gain == pytest.approx(0.6 - 0.8)   # so: not upside down
+    (_, gain), _ = page([prose] * 5 + [("Invoice number", 0.3, 0.9)] * 3)
+    assert gain == pytest.approx(-0.2)  # 3 of 8 lines gain 0.6 turned (the mean gains): the median loses
+    (upright, gain), seen = page([("uoitdirosep", 0.5, 0.9)] * 6 + [prose] * 2)
+    assert seen == list(range(8)) * 2                   # most lines read better turned: upside down,
+    assert upright == pytest.approx((6 * 0.5 + 2 * 0.8) / 8) and gain == pytest.approx(0.4)  # by 0.4
 
 
 def test_a_multi_page_tiff_reads_every_page(ocr, tmp_path):
