@@ -28,9 +28,8 @@ import math
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 _ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(_ROOT))
 _SETS = (_ROOT.parent / "shared/data/real/funsd", _ROOT.parent / "shared/data/real/sroie")
 
 
@@ -69,16 +68,17 @@ def _check(ocr, images: list, label: str) -> dict:
             if not right:
                 res["wrong"].append(f"{path.name} ({'turned' if turned else 'upright'}, angle {angle:.1f})")
             if turned:
-                res["turned_skip"].append(upright)
-                res["turned_gain"].append(math.inf if gain is None else gain)
+                res["turned_skip"].append(upright)      # a turned page that skipped the check is wrong
             elif gain is None:
                 res["skipped"] += 1
-            else:
-                res["upright_gain"].append(gain)
+            if gain is not None:
+                res["turned_gain" if turned else "upright_gain"].append(gain)
     return res
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dataclasses import asdict
+
     import torch
 
     import pipeline
@@ -104,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     cols = []
     for i, f in enumerate(files):
         ocr.recognizer = (rec if not args.weights else
-                          Recognizer.from_file(f, precision=rec.precision, **_settings(ocr)))
+                          Recognizer.from_file(f, precision=rec.precision, **asdict(ocr.config.recognizer)))
         cols.append(_check(ocr, pages, f"weights {i + 1}"))
-    fmt = lambda xs, agg: f"{agg(xs):+.3f}" if xs and not math.isinf(agg(xs)) else "-"
+    fmt = lambda xs, agg: f"{agg(xs):+.3f}" if xs else "-"
     rows = [("right", lambda c: f"{c['right']}/{c['total']}"),
             ("upright gain max", lambda c: fmt(c["upright_gain"], max)),
             ("turned gain min", lambda c: fmt(c["turned_gain"], min)),
@@ -122,13 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         for w in c["wrong"]:
             print(f"weights {i + 1} wrong: {w}")
     return 0
-
-
-def _settings(ocr) -> dict:
-    """The recognizer keyword arguments ``pipeline.load()`` gives the shipped one (configs/default.yaml)."""
-    from dataclasses import asdict
-
-    return asdict(ocr.config.recognizer)
 
 
 if __name__ == "__main__":
