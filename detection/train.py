@@ -14,7 +14,7 @@ function of ``(seed, step)``, so a resumed run sees the same data as an uninterr
 interrupt, and the same command resumes from it. Each validation runs the full predictor (working scale,
 text lines) on the validation pages and scores coverage ``det_F`` as ``ocr-eval`` does; it appends to
 ``out/log.csv``, redraws ``out/curves.png`` and writes the shippable ``out/best.pt`` when the mean det_F
-improves.
+improves; the validation at the schedule's last step also writes ``out/final.pt``, the same kind of file.
 
 Shapes: ``B`` crops, ``M = H*W*A`` anchors of a crop.
 """
@@ -348,11 +348,13 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                 bar.write(f"step {step}: " + "  ".join(f"{k} det_R {v['det_R']:.3f} det_P {v['det_P']:.3f} det_F {v['det_F']:.3f}"
                                                       for k, v in metrics.items()))
                 plot_log(log, out / "curves.png", "CTPN loss", "det_F", val_log=False)
+                prov = {"data": sources, "steps": step, "val": metrics, "val_note": "training-time validation subset",
+                        "config": cfg_dict, "created": _dt.date.today().isoformat()}
                 if sc > best:
                     best = sc
-                    weightfile.save(out / "best.pt", model, {
-                        "data": sources, "steps": step, "val": metrics, "val_note": "training-time validation subset",
-                        "config": cfg_dict, "created": _dt.date.today().isoformat()})
+                    weightfile.save(out / "best.pt", model, prov)
+                if step == o.steps:                 # the schedule's end, kept beside an earlier best.pt
+                    weightfile.save(out / "final.pt", model, prov)
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)
             elif step % cfg.ckpt_every == 0:
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)

@@ -12,7 +12,8 @@ clipping, bf16 autocast on CUDA and on CPUs with AMX (:func:`pipeline.training.u
 a pure function of ``(seed, step)``, so a resumed run sees the same data as an uninterrupted one. ``out/last.pt`` (model + optimizer + step) is written atomically
 every ``ckpt_every`` steps and on interrupt; the run resumes from it. Each validation appends to
 ``out/log.csv``, redraws ``out/curves.png`` and, when the score improves, writes the shippable weight file
-``out/best.pt`` (:mod:`recognition.weightfile`).
+``out/best.pt`` (:mod:`recognition.weightfile`); the validation at the schedule's last step also writes
+``out/final.pt``, the same kind of file, since a small validation subset cannot separate near ties.
 
 Shapes: ``B`` batch, ``T`` timesteps, ``C`` classes; ``lp`` = log-probabilities (T,B,C).
 """
@@ -451,11 +452,13 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                 write_row(step=step, score=f"{sc:.5f}", **{f"val_{k}_{m}": f"{v[m]:.5f}" for k, v in metrics.items() for m in ("CER", "CER_ci")})
                 bar.write(f"step {step}: " + "  ".join(f"{k} CER {v['CER']:.4f} CER_ci {v['CER_ci']:.4f} exact {v['exact']:.3f}" for k, v in metrics.items()))
                 plot_log(log, out / "curves.png", "CTC loss per char", "CER")
+                prov = {"data": sources, "steps": step, "val": metrics, "val_note": "training-time validation subset",
+                        "config": cfg_dict, "created": _dt.date.today().isoformat()}
                 if sc < best:
                     best = sc
-                    weightfile.save(out / "best.pt", model, charset, {
-                        "data": sources, "steps": step, "val": metrics, "val_note": "training-time validation subset",
-                        "config": cfg_dict, "created": _dt.date.today().isoformat()})
+                    weightfile.save(out / "best.pt", model, charset, prov)
+                if step == o.steps:                 # the schedule's end, kept beside an earlier best.pt
+                    weightfile.save(out / "final.pt", model, charset, prov)
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)
             elif step % cfg.ckpt_every == 0:
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)

@@ -385,7 +385,7 @@ def test_tiny_detector_training_run_lowers_the_loss_and_resumes(tmp_path):
     cfg = _tiny_det_cfg(tmp_path)
     out = tmp_path / "run"
     train(cfg, out, progress=False, max_steps=30)          # "interrupted" at step 30
-    assert torch.load(out / "last.pt", weights_only=True)["step"] == 30
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 30 and not (out / "final.pt").exists()
     metrics = train(cfg, out, progress=False)              # resumes and finishes
     with open(out / "log.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh)]
@@ -396,6 +396,7 @@ def test_tiny_detector_training_run_lowers_the_loss_and_resumes(tmp_path):
     assert (out / "best.pt").is_file() and (out / "curves.png").is_file()
     m, anc, prov = weightfile.load(out / "best.pt")
     assert prov["steps"] == 60 and anc["heights"] == [float(h) for h in anchors.HEIGHTS]
+    assert weightfile.load(out / "final.pt")[2]["val"] == metrics
 
 
 def test_real_pages_load_as_merged_lines_and_never_from_the_val_split(tmp_path):

@@ -329,7 +329,7 @@ def test_tiny_training_run_lowers_the_loss_and_resumes(tmp_path):
     out = tmp_path / "run"
     train(cfg, out, progress=False, max_steps=30)          # "interrupted" at step 30
     ck = torch.load(out / "last.pt", weights_only=True)
-    assert ck["step"] == 30
+    assert ck["step"] == 30 and not (out / "final.pt").exists()    # the schedule has not ended
     metrics = train(cfg, out, progress=False)              # resumes and finishes
     losses = _losses(out / "log.csv")
     assert [s for s, _ in losses] == [10, 20, 30, 40, 50, 60]
@@ -337,6 +337,8 @@ def test_tiny_training_run_lowers_the_loss_and_resumes(tmp_path):
     assert set(metrics) == {"synth"} and (out / "best.pt").is_file() and (out / "curves.png").is_file()
     m, cs, prov = weightfile.load(out / "best.pt")
     assert prov["steps"] == 60 and cs == Charset.from_file()
+    m, cs, prov = weightfile.load(out / "final.pt")
+    assert prov["steps"] == 60 and prov["val"] == metrics
 
 
 def test_training_starts_from_a_weight_file_and_refuses_a_mismatch(tmp_path):
