@@ -20,7 +20,6 @@ Shapes: ``B`` crops, ``M = H*W*A`` anchors of a crop.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import sys
 import time
@@ -39,8 +38,8 @@ from detection.ctpn import CTPN
 from detection.loss import ctpn_loss
 from detection.predictor import Detector, DetectorConfig, to_tensor
 from detection.targets import TargetConfig
-from pipeline.training import (checkpoint, csv_log, lr_factor, plot_log, resume, run_main, step_if_finite, stoppable,
-                               use_bf16)
+from pipeline.training import (checkpoint, csv_log, lr_factor, plot_log, provenance, resume, run_main, step_if_finite,
+                               stoppable, use_bf16)
 
 __all__ = ["TrainConfig", "ModelConfig", "DataConfig", "OptimConfig", "train", "main", "Page", "load_pages"]
 
@@ -348,8 +347,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                 bar.write(f"step {step}: " + "  ".join(f"{k} det_R {v['det_R']:.3f} det_P {v['det_P']:.3f} det_F {v['det_F']:.3f}"
                                                       for k, v in metrics.items()))
                 plot_log(log, out / "curves.png", "CTPN loss", "det_F", val_log=False)
-                prov = {"data": sources, "steps": step, "val": metrics, "val_note": "training-time validation subset",
-                        "config": cfg_dict, "created": _dt.date.today().isoformat()}
+                prov = provenance(sources, step, metrics, cfg_dict)
                 if sc > best:
                     best = sc
                     weightfile.save(out / "best.pt", model, prov)

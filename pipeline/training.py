@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime
 import math
 import os
 import signal
@@ -116,6 +117,12 @@ def resume(last: Path, config: dict, model, opt, sched, device) -> tuple[int, fl
     sched.load_state_dict(ck["sched"])
     print(f"ocr-train: resuming from {last} at step {ck['step']}", file=sys.stderr)
     return ck["step"], ck["best"]
+
+
+def provenance(sources: list[str], step: int, metrics: dict, config: dict) -> dict:
+    """The provenance record a trainer writes into ``best.pt`` and ``final.pt``."""
+    return {"data": sources, "steps": step, "val": metrics, "val_note": "training-time validation subset",
+            "config": config, "created": datetime.date.today().isoformat()}
 
 
 def checkpoint(last: Path, config: dict, model, opt, sched, step: int, best: float) -> None:

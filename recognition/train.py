@@ -19,7 +19,6 @@ Shapes: ``B`` batch, ``T`` timesteps, ``C`` classes; ``lp`` = log-probabilities 
 """
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import os
 import re
@@ -35,8 +34,8 @@ import torch
 from torch import nn
 
 import configs
-from pipeline.training import (checkpoint, csv_log, lr_factor, plot_log, resume, run_main, step_if_finite, stoppable,
-                               use_bf16)
+from pipeline.training import (checkpoint, csv_log, lr_factor, plot_log, provenance, resume, run_main, step_if_finite,
+                               stoppable, use_bf16)
 from recognition import preprocess, weightfile
 from recognition.charset import Charset
 from recognition.crnn import CRNN, HEIGHT
@@ -452,8 +451,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                 write_row(step=step, score=f"{sc:.5f}", **{f"val_{k}_{m}": f"{v[m]:.5f}" for k, v in metrics.items() for m in ("CER", "CER_ci")})
                 bar.write(f"step {step}: " + "  ".join(f"{k} CER {v['CER']:.4f} CER_ci {v['CER_ci']:.4f} exact {v['exact']:.3f}" for k, v in metrics.items()))
                 plot_log(log, out / "curves.png", "CTC loss per char", "CER")
-                prov = {"data": sources, "steps": step, "val": metrics, "val_note": "training-time validation subset",
-                        "config": cfg_dict, "created": _dt.date.today().isoformat()}
+                prov = provenance(sources, step, metrics, cfg_dict)
                 if sc < best:
                     best = sc
                     weightfile.save(out / "best.pt", model, charset, prov)
