@@ -308,8 +308,28 @@ def test_synthetic_cache_grows_by_drawing_only_the_new_lines(tmp_path, monkeypat
     assert all(np.array_equal(a, b) for a, b in zip(grown[0], fresh[0]))
     assert len(list(tmp_path.glob("synth_5_*.npz"))) == 2  # the 3- and 5-line caches
     drawn.clear()
+    reread = tr.synth_lines(5, 5, "synth/default.yaml", cs, 256, 1, tmp_path, False)
+    assert drawn == [] and reread[1] == fresh[1]            # read back from the 5-line cache, nothing drawn
+    assert all(np.array_equal(a, b) for a, b in zip(reread[0], fresh[0]))
     tr.synth_lines(4, 5, "synth/default.yaml", cs, 300, 1, tmp_path, False)
     assert drawn == [(0, 4)]                                # another max_width: nothing cached is reused
+
+
+def test_line_cache_is_streamed_in_bands_into_the_npz_savez_would_write(tmp_path):
+    import recognition.train as tr
+
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (32, w), dtype=np.uint8) for w in (5, 1, 17, 8, 3)]
+    texts = ["ab", "c", "defg", "", "h i"]
+    tr._save_lines(tmp_path / "c.npz", imgs, texts, rows=2)     # bands of 2, 2 and 1 lines
+    np.savez(tmp_path / "ref.npz", pixels=np.concatenate(imgs, 1), offsets=np.cumsum([0, 5, 1, 17, 8, 3]),
+             texts=np.array(texts))
+    got, ref = np.load(tmp_path / "c.npz"), np.load(tmp_path / "ref.npz")
+    assert sorted(got.files) == sorted(ref.files) == ["offsets", "pixels", "texts"]
+    for k in ref.files:
+        assert got[k].dtype == ref[k].dtype and np.array_equal(got[k], ref[k]), k
+    assert got["offsets"].tolist() == [0, 5, 6, 23, 31, 34]
+    assert not list(tmp_path.glob("*.tmp.npz"))
 
 
 def _tiny_cfg(tmp_path, **optim):
