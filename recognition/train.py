@@ -24,6 +24,7 @@ import os
 import re
 import sys
 import time
+import zipfile
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -129,14 +130,9 @@ def synth_lines(n: int, seed: int, cfg_file: str, charset: Charset, max_width: i
         key = hashlib.sha1(f"{count}|{inputs}".encode()).hexdigest()[:12]
         return cache_dir / f"synth_{seed}_{count}_{key}.npz"
 
-    def load(path: Path, count: int) -> list[tuple[np.ndarray, str]]:
-        z = np.load(path, allow_pickle=False)
-        flat, offs, texts = z["pixels"], z["offsets"], z["texts"].tolist()
-        return [(flat[:, offs[i]:offs[i + 1]], texts[i]) for i in range(count)]
-
     cache = cache_file(n) if cache_dir else None
     if cache and cache.is_file():
-        items = load(cache, n)
+        items = _load_lines(cache, n)
         return [im for im, _ in items], [t for _, t in items]
     # line i depends only on (seed, i): the largest smaller cache of the same inputs is this set's start
     items: list[tuple[np.ndarray, str]] = []
@@ -145,7 +141,7 @@ def synth_lines(n: int, seed: int, cfg_file: str, charset: Charset, max_width: i
                          if (m := re.fullmatch(rf"synth_{seed}_(\d+)_\w+\.npz", f.name))
                          and int(m.group(1)) < n and f.name == cache_file(int(m.group(1))).name)
         if smaller:
-            items = load(cache_file(smaller[-1]), smaller[-1])
+            items = _load_lines(cache_file(smaller[-1]), smaller[-1])
     chunk = 500
     jobs = [(seed, s, min(chunk, n - s), str(cfg_path), charset.chars, max_width)
             for s in range(len(items), n, chunk)]
@@ -167,6 +163,13 @@ def synth_lines(n: int, seed: int, cfg_file: str, charset: Charset, max_width: i
     return imgs, texts
 
 
+def _load_lines(path: Path, count: int) -> list[tuple[np.ndarray, str]]:
+    """The first ``count`` (line, text) pairs of a cache written by :func:`_save_lines` (views of its pixels)."""
+    z = np.load(path, allow_pickle=False)
+    flat, offs, texts = z["pixels"], z["offsets"], z["texts"].tolist()
+    return [(flat[:, offs[i]:offs[i + 1]], texts[i]) for i in range(count)]
+
+
 def _save_lines(path: Path, imgs: list[np.ndarray], texts: list[str], rows: int = 20000) -> None:
     """Write lines as the ``.npz`` that ``np.load`` reads back: ``pixels`` (32 x total width), ``offsets``, ``texts``.
 
@@ -174,8 +177,6 @@ def _save_lines(path: Path, imgs: list[np.ndarray], texts: list[str], rows: int 
     first: ``np.savez`` of the joined array held every line twice (about 19 GB at 840,000 lines), which capped the
     cache on a 24 GB machine. The file is written beside ``path`` and renamed, so a killed save leaves no cache.
     """
-    import zipfile
-
     path.parent.mkdir(parents=True, exist_ok=True)
     offs = np.cumsum([0] + [im.shape[1] for im in imgs])
     tmp = path.with_name(path.name + ".tmp.npz")
