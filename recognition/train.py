@@ -68,6 +68,10 @@ class DataConfig:
     val_synth: int = 400                    # synthetic validation lines (fresh seed)
     val_seed: int = 9001
     val_real: int = 800                     # validation crops per real set during training (evenly spaced)
+    synth_hard: float = 0.0                 # share of the synthetic draws taken from the lines that the starting
+                                            # weights (model.init) read worst; 0 = every line drawn alike
+    synth_hard_scored: int = 100000         # how many synthetic lines (the first ones) are ranked for that
+    synth_hard_top: float = 0.2             # the fraction of the ranked lines, by CTC loss per character, kept
 
 
 @dataclass(frozen=True)
@@ -331,10 +335,10 @@ def case_fold(lp: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tensor:
     return out
 
 
-def ctc_loss(logits: torch.Tensor, widths: torch.Tensor, labels: list[list[int]], blind: torch.Tensor,
-             pairs: list[tuple[int, int]], blank: int = 0) -> tuple[torch.Tensor, int]:
-    """Mean per-character CTC loss of a batch; infinite losses (label longer than the steps allow) are
-    zeroed, and their count is returned with the loss."""
+def ctc_per_line(logits: torch.Tensor, widths: torch.Tensor, labels: list[list[int]], blind: torch.Tensor,
+                 pairs: list[tuple[int, int]], blank: int = 0) -> torch.Tensor:
+    """CTC loss of each line of a batch divided by its label length (B,); an infinite loss (label longer than
+    the steps allow) is zeroed. Padded timesteps past a line's width are left out."""
     lp = logits.float().log_softmax(-1)                          # T,B,C
     in_len = (widths // 4 + 1).clamp(max=lp.shape[0]).to(lp.device)
     tgt_len = torch.tensor([len(lb) for lb in labels], device=lp.device)
@@ -342,8 +346,58 @@ def ctc_loss(logits: torch.Tensor, widths: torch.Tensor, labels: list[list[int]]
     if blind.any():
         lp = torch.where(blind.to(lp.device)[None, :, None], case_fold(lp, pairs), lp)
     per = nn.functional.ctc_loss(lp, targets, in_len, tgt_len, blank=blank, reduction="none", zero_infinity=True)
-    bad = int((per == 0).sum())
-    return (per / tgt_len.clamp(min=1)).mean(), bad
+    return per / tgt_len.clamp(min=1)
+
+
+def ctc_loss(logits: torch.Tensor, widths: torch.Tensor, labels: list[list[int]], blind: torch.Tensor,
+             pairs: list[tuple[int, int]], blank: int = 0) -> tuple[torch.Tensor, int]:
+    """Mean per-character CTC loss of a batch; infinite losses are zeroed, and their count is returned too."""
+    per = ctc_per_line(logits, widths, labels, blind, pairs, blank)
+    return per.mean(), int((per == 0).sum())
+
+
+def line_losses(model: CRNN, imgs: list[np.ndarray], labels: list[list[int]], blank: int, device: torch.device,
+                batch_pixels: int = 40000, progress: bool = False) -> np.ndarray:
+    """CTC loss per character of each height-32 line under ``model`` in eval mode, unaugmented, in input order.
+    Lines are read in batches of similar widths; the padding is masked, so a line scores as it would alone."""
+    from tqdm import tqdm
+
+    order = np.argsort([im.shape[1] for im in imgs], kind="stable")
+    out = np.zeros(len(imgs), np.float32)
+    was_training = model.training
+    model.eval()
+    bar = tqdm(total=len(imgs), desc="rank synth lines", unit="line", disable=not progress)
+    with torch.inference_mode():
+        s = 0
+        while s < len(order):
+            n = max(1, min(64, batch_pixels // max(1, imgs[order[min(len(order) - 1, s + 63)]].shape[1])))
+            idx = order[s:s + n]
+            x, widths = preprocess.batch([imgs[i] for i in idx])
+            per = ctc_per_line(model(x.to(device), widths), widths, [labels[i] for i in idx],
+                               torch.zeros(len(idx), dtype=torch.bool), [], blank)
+            out[idx] = per.cpu().numpy()
+            s += len(idx)
+            bar.update(len(idx))
+    bar.close()
+    model.train(was_training)
+    return out
+
+
+def hard_lines(model: CRNN, imgs: list[np.ndarray], labels: list[list[int]], blank: int, d: DataConfig, file: Path,
+               device: torch.device, progress: bool = False) -> np.ndarray:
+    """Indices of the ``synth_hard_top`` fraction of the first ``synth_hard_scored`` lines that ``model`` reads
+    worst (highest CTC loss per character), worst first. The losses are kept in ``file``, so a resumed run
+    ranks by the weights the run started from, not by its own later ones."""
+    n = min(d.synth_hard_scored, len(imgs))
+    if file.is_file():
+        losses = np.load(file)
+        if len(losses) != n:
+            raise SystemExit(f"ocr-train: {file} ranks {len(losses)} lines, the config {n}; remove it to rank again")
+    else:
+        losses = line_losses(model, imgs[:n], labels[:n], blank, device, progress=progress)
+        np.save(file, losses)
+    k = max(1, int(round(n * d.synth_hard_top)))
+    return np.argsort(-losses, kind="stable")[:k]
 
 
 # ---- validation ---------------------------------------------------------------------------------------
@@ -397,7 +451,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
     cache = out / "cache"
 
     imgs, texts = synth_lines(d.synth_lines, d.synth_seed, d.synth_config, charset, d.max_width, cfg.workers, cache, progress)
-    pools, shares = [SynthPool(imgs, texts)], [d.synth_weight]
+    pools, shares = [SynthPool(imgs, texts)], [d.synth_weight * (1.0 - d.synth_hard)]
     for folder, share in d.real.items():
         name = Path(folder).name.lower()
         pool = RealPool(folder, "train", charset, d.skip_unknown, name in d.case_blind)
@@ -406,7 +460,6 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
             print(f"ocr-train: {name}: skipped crops with characters outside the charset: {lst}", file=sys.stderr)
         pools.append(pool)
         shares.append(share)
-    batcher = Batcher(pools, shares, charset, cfg)
     sets = val_sets(cfg, charset, cache)
     sources = [f"synthetic lines (synth/, seed {d.synth_seed}, {len(imgs)} lines)"] + [
         f"{p.name} train split ({p.pages} pages, {len(p)} crops{', case-blind loss' if p.case_blind else ''})"
@@ -421,6 +474,16 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
         init_prov = _init_from(model, charset, cfg.model)
         sources = [f"initialised from {cfg.model.init} ({init_prov.get('steps', '?')} steps on: "
                    + "; ".join(init_prov.get("data", [])) + ")"] + sources
+    if d.synth_hard > 0:
+        if not cfg.model.init:
+            raise SystemExit("ocr-train: data.synth_hard needs model.init: lines are ranked by the weights a run starts from")
+        hard = hard_lines(model, imgs, [charset.encode(t) for t in texts[:d.synth_hard_scored]], charset.blank, d, out / "synth_hard.npy",
+                          device, progress)
+        pools.append(SynthPool([imgs[i] for i in hard], [texts[i] for i in hard], "synth-hard"))
+        shares.append(d.synth_weight * d.synth_hard)
+        sources.append(f"the {len(hard)} of the first {min(d.synth_hard_scored, len(imgs))} of those synthetic lines "
+                       f"that the starting weights read worst, {d.synth_hard:.0%} of the synthetic draws")
+    batcher = Batcher(pools, shares, charset, cfg)
     cfg_dict = configs.to_dict(cfg)
     state = resume(last, cfg_dict, model, opt, sched, device)
     if state:

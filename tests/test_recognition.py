@@ -389,6 +389,53 @@ def test_training_starts_from_a_weight_file_and_refuses_a_mismatch(tmp_path):
         train(missing, tmp_path / "run3", progress=False, max_steps=1)
 
 
+def test_line_losses_score_each_line_as_it_scores_alone():
+    from recognition.train import ctc_per_line, line_losses
+
+    cs = Charset.from_file()
+    torch.manual_seed(5)
+    model = CRNN(len(cs), 0.25, 32).eval()
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (32, w), dtype=np.uint8) for w in (90, 40, 300, 41, 160)]
+    labels = [cs.encode(t) for t in ("Total", "No", "Invoice 2024-118", "ok", "€ 12.50")]
+    got = line_losses(model, imgs, labels, cs.blank, torch.device("cpu"), batch_pixels=700)  # batches of 2
+    with torch.inference_mode():
+        for im, lb, loss in zip(imgs, labels, got):
+            x, w = preprocess.batch([im])
+            alone = ctc_per_line(model(x, w), w, [lb], torch.zeros(1, dtype=torch.bool), [], cs.blank)
+            assert loss == pytest.approx(float(alone[0]), rel=1e-4)
+    assert len(set(got.tolist())) == 5 and not model.training
+
+
+def test_hard_line_mining_ranks_by_the_starting_weights_and_draws_from_the_worst(tmp_path):
+    from dataclasses import replace
+
+    from recognition.train import hard_lines, train
+
+    cs = Charset.from_file()
+    torch.manual_seed(11)
+    weightfile.save(tmp_path / "init.pt", CRNN(len(cs), 0.25, 32), cs, {"data": ["stage one"], "steps": 7}, half=False)
+    cfg = _tiny_cfg(tmp_path)
+    hard = replace(cfg.data, synth_hard=0.5, synth_hard_scored=40, synth_hard_top=0.25)
+    with pytest.raises(SystemExit, match="synth_hard needs model.init"):
+        train(replace(cfg, data=hard), tmp_path / "run0", progress=False, max_steps=1)
+    cfg = replace(cfg, data=hard, model=replace(cfg.model, init=str(tmp_path / "init.pt")))
+    out = tmp_path / "run"
+    train(cfg, out, progress=False, max_steps=2)
+    losses = np.load(out / "synth_hard.npy")
+    assert losses.shape == (40,) and (losses > 0).all()
+    train(cfg, out, progress=False, max_steps=2)           # the resumed run keeps the first ranking
+    assert np.array_equal(np.load(out / "synth_hard.npy"), losses)
+    idx = hard_lines(None, [None] * 48, [], cs.blank, hard, out / "synth_hard.npy", torch.device("cpu"))
+    assert len(idx) == 10 and losses[idx].min() >= np.delete(losses, idx).max()   # the worst quarter
+    assert list(losses[idx]) == sorted(losses[idx], reverse=True)
+    train(cfg, out, progress=False)
+    _, _, prov = weightfile.load(out / "final.pt")
+    assert any("the 10 of the first 40 of those synthetic lines" in s for s in prov["data"]), prov["data"]
+    with pytest.raises(SystemExit, match="ranks 40 lines, the config 30"):
+        train(replace(cfg, data=replace(hard, synth_hard_scored=30)), out, progress=False, max_steps=1)
+
+
 def test_training_refuses_unknown_characters_in_real_labels(tmp_path):
     from recognition.train import RealPool
     from synth import pageset
