@@ -477,8 +477,10 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
     if d.synth_hard > 0:
         if not cfg.model.init:
             raise SystemExit("ocr-train: data.synth_hard needs model.init: lines are ranked by the weights a run starts from")
-        hard = hard_lines(model, imgs, [charset.encode(t) for t in texts[:d.synth_hard_scored]], charset.blank, d, out / "synth_hard.npy",
-                          device, progress)
+        if d.synth_hard > 1 or not 0 < d.synth_hard_top <= 1 or d.synth_hard_scored < 1:
+            raise SystemExit("ocr-train: data.synth_hard and synth_hard_top must lie in (0, 1], synth_hard_scored be >= 1")
+        labels = [charset.encode(t) for t in texts[:d.synth_hard_scored]]
+        hard = hard_lines(model, imgs, labels, charset.blank, d, out / "synth_hard.npy", device, progress)
         pools.append(SynthPool([imgs[i] for i in hard], [texts[i] for i in hard], "synth-hard"))
         shares.append(d.synth_weight * d.synth_hard)
         sources.append(f"the {len(hard)} of the first {min(d.synth_hard_scored, len(imgs))} of those synthetic lines "

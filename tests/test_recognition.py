@@ -420,6 +420,8 @@ def test_hard_line_mining_ranks_by_the_starting_weights_and_draws_from_the_worst
     with pytest.raises(SystemExit, match="synth_hard needs model.init"):
         train(replace(cfg, data=hard), tmp_path / "run0", progress=False, max_steps=1)
     cfg = replace(cfg, data=hard, model=replace(cfg.model, init=str(tmp_path / "init.pt")))
+    with pytest.raises(SystemExit, match="must lie in"):
+        train(replace(cfg, data=replace(hard, synth_hard=1.5)), tmp_path / "run1", progress=False, max_steps=1)
     out = tmp_path / "run"
     train(cfg, out, progress=False, max_steps=2)
     losses = np.load(out / "synth_hard.npy")
