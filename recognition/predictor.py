@@ -122,7 +122,7 @@ class Recognizer:
         """(reading, timesteps) of every gray view, resized to height 32 and ``stretch`` times wider."""
         lines = [preprocess.resize_height(g, self.max_width, stretch) for g in grays]
         out: list = [None] * len(lines)
-        for idx in self._batches([ln.shape[1] for ln in lines]):
+        for idx in preprocess.width_batches([ln.shape[1] for ln in lines], self.batch_size, self.batch_pixels):
             probs, widths = self._forward([lines[k] for k in idx])
             for j, k in enumerate(idx):
                 steps = timesteps(widths[j])
@@ -130,16 +130,6 @@ class Recognizer:
                 r.stretch = stretch
                 out[k] = (r, steps)
         return out
-
-    def _batches(self, widths: list[int]) -> list[list[int]]:
-        order = np.argsort(widths, kind="stable").tolist()
-        groups, cur = [], []
-        for i in order:
-            if cur and (len(cur) >= self.batch_size or (len(cur) + 1) * widths[i] > self.batch_pixels):
-                groups.append(cur)
-                cur = []
-            cur.append(i)
-        return groups + ([cur] if cur else [])
 
     @torch.inference_mode()
     def _forward(self, lines: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:

@@ -51,3 +51,16 @@ def batch(lines: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     for i, ln in enumerate(lines):
         x[i, 0, :, :ln.shape[1]] = ln.astype(np.float32) / 127.5 - 1.0
     return torch.from_numpy(x), torch.tensor(widths, dtype=torch.int64)
+
+
+def width_batches(widths: list[int], batch_size: int, batch_pixels: int) -> list[list[int]]:
+    """Indices grouped into batches of similar widths (sorted narrow to wide), each at most ``batch_size`` lines
+    and ``batch_pixels`` columns in all once padded to its widest line (a single wider line still gets a batch)."""
+    order = np.argsort(widths, kind="stable").tolist()
+    groups, cur = [], []
+    for i in order:
+        if cur and (len(cur) >= batch_size or (len(cur) + 1) * widths[i] > batch_pixels):
+            groups.append(cur)
+            cur = []
+        cur.append(i)
+    return groups + ([cur] if cur else [])

@@ -362,21 +362,16 @@ def line_losses(model: CRNN, imgs: list[np.ndarray], labels: list[list[int]], bl
     Lines are read in batches of similar widths; the padding is masked, so a line scores as it would alone."""
     from tqdm import tqdm
 
-    order = np.argsort([im.shape[1] for im in imgs], kind="stable")
     out = np.zeros(len(imgs), np.float32)
     was_training = model.training
     model.eval()
     bar = tqdm(total=len(imgs), desc="rank synth lines", unit="line", disable=not progress)
     with torch.inference_mode():
-        s = 0
-        while s < len(order):
-            n = max(1, min(64, batch_pixels // max(1, imgs[order[min(len(order) - 1, s + 63)]].shape[1])))
-            idx = order[s:s + n]
+        for idx in preprocess.width_batches([im.shape[1] for im in imgs], 64, batch_pixels):
             x, widths = preprocess.batch([imgs[i] for i in idx])
             per = ctc_per_line(model(x.to(device), widths), widths, [labels[i] for i in idx],
                                torch.zeros(len(idx), dtype=torch.bool), [], blank)
             out[idx] = per.cpu().numpy()
-            s += len(idx)
             bar.update(len(idx))
     bar.close()
     model.train(was_training)
