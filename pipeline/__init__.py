@@ -96,27 +96,13 @@ class OCR:
     def read_arrays(self, rgbs: list, sources: list | None = None, pages: list | None = None) -> list[Page]:
         """:meth:`read_array` for several pages at once: the line crops of all of them go through the
         recognizer together, in width-sorted batches."""
-        import numpy as np
-
         from pipeline import crop, geometry, layout
 
         self.check_pages()
         cfg = self.config
         sources = sources or [None] * len(rgbs)
         pages = pages or list(range(len(rgbs)))
-        prepared = []                                            # (gray, angle, quads, strips) per page
-        for rgb in rgbs:
-            gray = crop.to_gray(rgb)
-            angle = 0.0
-            pts = geometry.ink_points(gray) if (cfg.page.orient or cfg.page.deskew) else None
-            if cfg.page.orient and geometry.is_sideways(None, pts=pts):
-                angle, pts = 90.0, np.stack([-pts[:, 1], pts[:, 0]], 1)   # the ink turned with the page (x' = H-1-y, y' = x)
-            if cfg.page.deskew:
-                skew = geometry.estimate_skew(None, pts=pts)
-                angle += skew if abs(skew) >= cfg.page.min_skew else 0.0
-            up = geometry.upright(rgb, angle)
-            quads = [up.points_to_page(d.quad) for d in self.detector(up.image)]
-            prepared.append([gray, angle, quads, crop.crop_lines(gray, quads, cfg.crop)])
+        prepared = [self.line_strips(rgb) for rgb in rgbs]       # (gray, angle, quads, strips) per page
         all_strips = [s.image for p in prepared for s in p[3]]
         all_reads = self.recognizer(all_strips) if all_strips else []
         out, k = [], 0
@@ -133,6 +119,28 @@ class OCR:
             out.append(layout.assemble(rgb.shape[:2], quads, quads_up, strips, reads, cfg.layout,
                                        source=source, page=index, angle=angle))
         return out
+
+    def line_strips(self, rgb) -> tuple:
+        """``(gray, angle, quads, strips)`` of one RGB page: the page turned upright by ``angle`` (sideways
+        pages, skew; not yet upside down) for the detector, its lines' quads in the page's own pixels, and
+        their strips (:class:`pipeline.crop.LineCrop`) cut from the page as given: what the recognizer reads."""
+        import numpy as np
+
+        from pipeline import crop, geometry
+
+        self.check_detector()
+        cfg = self.config
+        gray = crop.to_gray(rgb)
+        angle = 0.0
+        pts = geometry.ink_points(gray) if (cfg.page.orient or cfg.page.deskew) else None
+        if cfg.page.orient and geometry.is_sideways(None, pts=pts):
+            angle, pts = 90.0, np.stack([-pts[:, 1], pts[:, 0]], 1)   # the ink turned with the page (x' = H-1-y, y' = x)
+        if cfg.page.deskew:
+            skew = geometry.estimate_skew(None, pts=pts)
+            angle += skew if abs(skew) >= cfg.page.min_skew else 0.0
+        up = geometry.upright(rgb, angle)
+        quads = [up.points_to_page(d.quad) for d in self.detector(up.image)]
+        return gray, angle, quads, crop.crop_lines(gray, quads, cfg.crop)
 
     def _upside_down(self, strips: list, reads: list) -> bool:
         """Do the page's longest lines read more confidently turned 180 degrees? (:meth:`flip_evidence`)"""

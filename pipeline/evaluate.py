@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["edit_distance", "token_counts", "seg_cer_counts", "coverage_counts", "PredLine", "evaluate_pages",
-           "evaluate_crops", "make_system", "SystemUnavailable", "main"]
+           "evaluate_crops", "row_text", "detected_rows", "make_system", "SystemUnavailable", "main"]
 
 
 # ---- metrics (pure) -----------------------------------------------------------------------------------
@@ -314,6 +314,56 @@ def gt_crops(pages, margin: int = 2):
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
             yield img[y0:y1, x0:x1], ln.text
+
+
+def row_text(box, gt: list[tuple], member: float = 0.5, ambiguous: float = 0.3, tall: float = 1.5,
+             reach: float = 0.3, slack: float = 1.2) -> str | None:
+    """The ground-truth text of a detected line with axis box ``box`` = (x0, y0, x1, y1), from the segments
+    ``gt`` = [(box, text, ignore)] of its page, or None when the segments do not give it cleanly.
+
+    With ``h`` the line's height, a segment is on the line when their vertical overlap exceeds ``member`` x
+    the smaller height (and they overlap horizontally at all). The text is those segments left to right,
+    joined by one space. None when a cut would make that label wrong for the strip the line gives:
+    a segment overlapping by ``ambiguous``..``member`` (the line straddles two rows), an ignored or
+    empty-text segment on the line, a segment taller than ``tall`` x h (a paragraph box spanning rows),
+    a segment reaching more than ``reach`` x h past either end of the line (the strip's margin is 0.3 h:
+    its ends would be cut off), or more than ``slack`` x h of the line left of its first segment or right
+    of its last (ink nobody annotated); and None when no segment is on the line."""
+    x0, y0, x1, y1 = box
+    h = y1 - y0
+    if h <= 0 or x1 <= x0:
+        return None
+    on = []
+    for (gx0, gy0, gx1, gy1), text, ignore in gt:
+        v = min(y1, gy1) - max(y0, gy0)
+        if v <= 0 or min(x1, gx1) - max(x0, gx0) <= 0:
+            continue
+        frac = v / max(1e-6, min(h, gy1 - gy0))
+        if frac <= ambiguous:
+            continue                                         # a neighbouring row grazing this one
+        text = " ".join(text.split())
+        if frac <= member or ignore or not text or gy1 - gy0 > tall * h or gx0 < x0 - reach * h or gx1 > x1 + reach * h:
+            return None
+        on.append((gx0, gx1, text))
+    if not on or min(g[0] for g in on) - x0 > slack * h or x1 - max(g[1] for g in on) > slack * h:
+        return None
+    return " ".join(t for _, _, t in sorted(on))
+
+
+def detected_rows(ocr, pages, progress: bool = True, desc: str = "rows"):
+    """(strip, text) for every line the detector finds on ``pages`` whose ground truth :func:`row_text` gives:
+    the height-32 gray strip exactly as the page pipeline cuts it for the recognizer (``OCR.line_strips``:
+    the page straightened, its whole detected rows, the crop's margins), with that text."""
+    from tqdm import tqdm
+
+    for page in tqdm(pages, desc=desc, disable=not progress, unit="page", leave=False):
+        _, _, quads, strips = ocr.line_strips(_load(page))
+        gt = [(ln.box, ln.text, ln.ignore) for ln in page.lines]
+        for quad, strip in zip(quads, strips):
+            (x0, y0), (x1, y1) = quad.min(0), quad.max(0)
+            text = row_text((x0, y0, x1, y1), gt)
+            if text is not None:
+                yield strip.image, text
 
 
 def evaluate_crops(system, pages, progress: bool = True, desc: str = "", batch: int = 64) -> dict:

@@ -2,9 +2,12 @@
 
 Data: synthetic lines from :mod:`synth` (generated once by worker processes and cached as height-32 arrays)
 mixed with real line crops cut from page-set folders (``synth.pageset`` format; only their *train* split,
-the validation pages are never read here except for validation). Sets listed in ``case_blind`` (SROIE: all
-upper-case labels) train through a case-folded CTC loss: an upper-case letter's score is the log-sum of
-both cases' scores, so those labels teach letter shapes but never letter case.
+the validation pages are never read here except for validation): their ground-truth boxes (``data.real``),
+and optionally the lines the shipped detector finds on those pages, cut exactly as the page pipeline cuts
+them and labelled from the boxes they cover cleanly (``data.rows``, :func:`pipeline.evaluate.row_text`).
+Sets listed in ``case_blind`` (SROIE: all upper-case labels) train through a case-folded CTC loss: an
+upper-case letter's score is the log-sum of both cases' scores, so those labels teach letter shapes but
+never letter case.
 
 Loop: width-bucketed variable-width batches (similar widths drawn together, batch size capped by a pixel
 budget), augmentation, CTC with infinite losses zeroed, AdamW with warmup + cosine decay, gradient-norm
@@ -61,6 +64,8 @@ class DataConfig:
     synth_config: str = "synth/default.yaml"
     synth_weight: float = 0.45              # share of each batch drawn from synthetic lines
     real: dict[str, float] = field(default_factory=dict)   # page-set folder -> share of each batch
+    rows: dict[str, float] = field(default_factory=dict)   # page-set folder -> share of each batch drawn from
+                                            # the detected lines of its train pages (and a "NAME-rows" validation set)
     case_blind: list[str] = field(default_factory=lambda: ["sroie"])  # set names whose labels carry no case
     skip_unknown: bool = False              # skip real crops with characters outside the charset (else error)
     max_width: int = 800                    # widest training input, pixels at height 32
@@ -167,11 +172,12 @@ def synth_lines(n: int, seed: int, cfg_file: str, charset: Charset, max_width: i
     return imgs, texts
 
 
-def _load_lines(path: Path, count: int) -> list[tuple[np.ndarray, str]]:
-    """The first ``count`` (line, text) pairs of a cache written by :func:`_save_lines` (views of its pixels)."""
+def _load_lines(path: Path, count: int | None = None) -> list[tuple[np.ndarray, str]]:
+    """The first ``count`` (all: None) (line, text) pairs of a cache written by :func:`_save_lines` (views of
+    its pixels)."""
     z = np.load(path, allow_pickle=False)
     flat, offs, texts = z["pixels"], z["offsets"], z["texts"].tolist()
-    return [(flat[:, offs[i]:offs[i + 1]], texts[i]) for i in range(count)]
+    return [(flat[:, offs[i]:offs[i + 1]], texts[i]) for i in range(len(offs) - 1 if count is None else count)]
 
 
 def _save_lines(path: Path, imgs: list[np.ndarray], texts: list[str], rows: int = 20000) -> None:
@@ -197,11 +203,12 @@ def _save_lines(path: Path, imgs: list[np.ndarray], texts: list[str], rows: int 
     os.replace(tmp, path)
 
 
-class SynthPool:
-    """Cached synthetic lines; ``get`` returns a height-32 uint8 line (optionally width-stretched)."""
+class LinePool:
+    """Height-32 lines held in memory (synthetic lines, detected rows); ``get`` returns one uint8 line,
+    width-stretched when augmented."""
 
-    def __init__(self, imgs: list[np.ndarray], texts: list[str], name: str = "synth"):
-        self.name, self.imgs, self.texts, self.case_blind = name, imgs, texts, False
+    def __init__(self, imgs: list[np.ndarray], texts: list[str], name: str = "synth", case_blind: bool = False):
+        self.name, self.imgs, self.texts, self.case_blind = name, imgs, texts, case_blind
         self.w32 = np.array([im.shape[1] for im in imgs], np.float32)
 
     def __len__(self) -> int:
@@ -213,6 +220,51 @@ class SynthPool:
             w = int(np.clip(round(im.shape[1] * np.exp(rng.uniform(-0.15, 0.15))), preprocess.MIN_WIDTH, max_width))
             im = cv2.resize(im, (w, HEIGHT), interpolation=cv2.INTER_LINEAR)
         return im
+
+
+def _known(text: str, charset: Charset, skip_unknown: bool, skipped: dict[str, int]) -> bool:
+    """Can ``text`` be a label? With ``skip_unknown`` a text with characters outside the charset is counted
+    into ``skipped`` (character -> lines) and refused; without it, it raises the charset's error."""
+    bad = charset.unknown(text)
+    if bad and not skip_unknown:
+        charset.encode(text)  # raises UnknownCharacterError naming the characters
+    for c in bad:
+        skipped[c] = skipped.get(c, 0) + 1
+    return not bad
+
+
+def detected_rows(folder: str | Path, which: str, charset: Charset, skip_unknown: bool, max_width: int,
+                  cache_dir: Path | None, progress: bool = True, limit: int = 0) -> tuple[list, list[str], dict, int]:
+    """``(strips, texts, skipped, pages)``: the lines the shipped detector finds on the ``which`` split of a
+    page-set folder, as the page pipeline cuts them, with the ground-truth text of those it covers cleanly
+    (:func:`pipeline.evaluate.detected_rows`); strips wider than ``max_width`` are left out (squeezing them
+    would show the recognizer a shape the pipeline never gives it). ``limit`` keeps that many, evenly spaced.
+    Cached in ``cache_dir`` keyed by the pages, the detector's weights and the pipeline's page and crop
+    settings."""
+    import detection
+    import pipeline
+    from pipeline import evaluate
+    from synth import pageset
+
+    folder = Path(folder)
+    pages = pageset.split(pageset.read(folder), which, folder.name)
+    ocr = pipeline.load(threads=torch.get_num_threads())
+    det = Path(detection.weights_path())
+    inputs = "|".join([str(folder.resolve()), which, ",".join(str(p.image.name) for p in pages),
+                       hashlib.sha1(det.read_bytes()).hexdigest(), repr(ocr.config.page), repr(ocr.config.crop)])
+    cache = cache_dir / f"rows_{folder.name.lower()}_{which}_{hashlib.sha1(inputs.encode()).hexdigest()[:12]}.npz" \
+        if cache_dir else None
+    if cache and cache.is_file():
+        items = _load_lines(cache)
+    else:
+        items = list(evaluate.detected_rows(ocr, pages, progress, f"rows {folder.name} {which}"))
+        if cache:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            _save_lines(cache, [im for im, _ in items], [t for _, t in items])
+    skipped: dict[str, int] = {}
+    items = [(im, t) for im, t in items if im.shape[1] <= max_width and _known(t, charset, skip_unknown, skipped)]
+    items = _spaced(items, limit)
+    return [im for im, _ in items], [t for _, t in items], skipped, len(pages)
 
 
 class RealPool:
@@ -233,12 +285,7 @@ class RealPool:
                 text = " ".join(ln.text.split())
                 if ln.ignore or not text:
                     continue
-                bad = charset.unknown(text)
-                if bad:
-                    if not skip_unknown:
-                        charset.encode(text)  # raises UnknownCharacterError naming the characters
-                    for c in bad:
-                        self.skipped[c] = self.skipped.get(c, 0) + 1
+                if not _known(text, charset, skip_unknown, self.skipped):
                     continue
                 x0, y0, x1, y1 = (int(round(v)) for v in ln.box)
                 if x1 - x0 < 2 or y1 - y0 < 2 or ((y1 - y0) > 2 * (x1 - x0) and len(text) > 2):
@@ -395,6 +442,12 @@ def hard_lines(model: CRNN, imgs: list[np.ndarray], labels: list[list[int]], bla
     return np.argsort(-losses, kind="stable")[:k]
 
 
+def _report_skipped(name: str, skipped: dict[str, int]) -> None:
+    if skipped:
+        lst = ", ".join(f"{c!r} x{n}" for c, n in sorted(skipped.items(), key=lambda kv: -kv[1]))
+        print(f"ocr-train: {name}: skipped crops with characters outside the charset: {lst}", file=sys.stderr)
+
+
 # ---- validation ---------------------------------------------------------------------------------------
 def _spaced(items: list, n: int) -> list:
     if n <= 0 or len(items) <= n:
@@ -403,7 +456,8 @@ def _spaced(items: list, n: int) -> list:
 
 
 def val_sets(cfg: TrainConfig, charset: Charset, cache_dir: Path | None) -> dict[str, tuple[list, list[str], bool]]:
-    """name -> (crops, texts, case_blind): synthetic lines of a fresh seed plus the real *val* splits."""
+    """name -> (crops, texts, case_blind): synthetic lines of a fresh seed plus the real *val* splits: their
+    ground-truth crops and, for the ``data.rows`` folders, their detected lines (``NAME-rows``)."""
     from pipeline.evaluate import gt_crops
     from synth import pageset
 
@@ -417,6 +471,10 @@ def val_sets(cfg: TrainConfig, charset: Charset, cache_dir: Path | None) -> dict
         pages = pageset.split(pageset.read(folder), "val", Path(folder).name)
         items = _spaced(list(gt_crops(pages)), d.val_real)
         sets[name] = ([c for c, _ in items], [t for _, t in items], name in d.case_blind)
+    for folder in d.rows:
+        name = Path(folder).name.lower()
+        rows, texts, _, _ = detected_rows(folder, "val", charset, True, d.max_width, cache_dir, False, d.val_real)
+        sets[f"{name}-rows"] = (rows, texts, name in d.case_blind)
     return sets
 
 
@@ -446,19 +504,26 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
     cache = out / "cache"
 
     imgs, texts = synth_lines(d.synth_lines, d.synth_seed, d.synth_config, charset, d.max_width, cfg.workers, cache, progress)
-    pools, shares = [SynthPool(imgs, texts)], [d.synth_weight * (1.0 - d.synth_hard)]
+    pools, shares = [LinePool(imgs, texts)], [d.synth_weight * (1.0 - d.synth_hard)]
     for folder, share in d.real.items():
         name = Path(folder).name.lower()
         pool = RealPool(folder, "train", charset, d.skip_unknown, name in d.case_blind)
-        if pool.skipped:
-            lst = ", ".join(f"{c!r} x{n}" for c, n in sorted(pool.skipped.items(), key=lambda kv: -kv[1]))
-            print(f"ocr-train: {name}: skipped crops with characters outside the charset: {lst}", file=sys.stderr)
+        _report_skipped(name, pool.skipped)
         pools.append(pool)
         shares.append(share)
-    sets = val_sets(cfg, charset, cache)
     sources = [f"synthetic lines (synth/, seed {d.synth_seed}, {len(imgs)} lines)"] + [
         f"{p.name} train split ({p.pages} pages, {len(p)} crops{', case-blind loss' if p.case_blind else ''})"
         for p in pools[1:]]
+    for folder, share in d.rows.items():
+        name = Path(folder).name.lower()
+        rows, row_texts, skipped, n_pages = detected_rows(folder, "train", charset, d.skip_unknown, d.max_width,
+                                                          cache, progress)
+        _report_skipped(f"{name}-rows", skipped)
+        pools.append(LinePool(rows, row_texts, f"{name}-rows", name in d.case_blind))
+        shares.append(share)
+        sources.append(f"{name} train split: {len(rows)} lines found by the shipped detector on its {n_pages} pages, "
+                       f"cut as the page pipeline cuts them{', case-blind loss' if name in d.case_blind else ''}")
+    sets = val_sets(cfg, charset, cache)
 
     model = CRNN(len(charset), cfg.model.width, cfg.model.hidden).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
@@ -476,7 +541,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
             raise SystemExit("ocr-train: data.synth_hard and synth_hard_top must lie in (0, 1], synth_hard_scored be >= 1")
         labels = [charset.encode(t) for t in texts[:d.synth_hard_scored]]
         hard = hard_lines(model, imgs, labels, charset.blank, d, out / "synth_hard.npy", device, progress)
-        pools.append(SynthPool([imgs[i] for i in hard], [texts[i] for i in hard], "synth-hard"))
+        pools.append(LinePool([imgs[i] for i in hard], [texts[i] for i in hard], "synth-hard"))
         shares.append(d.synth_weight * d.synth_hard)
         sources.append(f"the {len(hard)} of the first {min(d.synth_hard_scored, len(imgs))} of those synthetic lines "
                        f"that the starting weights read worst, {d.synth_hard:.0%} of the synthetic draws")

@@ -165,3 +165,52 @@ def test_eval_cli_with_tesseract_prints_all_metrics(tmp_path, capsys):
     row = json.loads(out_json.read_text())["results"][0]
     assert row["system"] == "tesseract" and row["pages"] == 1
     assert row["det_R"] > 0.8 and row["tok_F"] > 0.6 and row["seg_CER"] < 0.3  # a clean rendered letter
+
+
+# A detected line 400 x 20 px at the top-left of the page: h = 20, so the strip's 0.3 h margin is 6 px and
+# the end slack 1.2 h is 24 px.
+ROW = (0, 100, 400, 120)
+TOTAL = ((10, 100, 150, 120), "  TOTAL\n", False)
+AMOUNT = ((210, 101, 390, 119), "RM 5.90", False)
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ([], "TOTAL RM 5.90"),                                         # left to right, whitespace collapsed
+    ([((0, 116, 200, 136), "next row", False)], "TOTAL RM 5.90"),  # 4 px of 20 = 0.2 <= 0.3: a neighbour
+    ([((0, 110, 200, 130), "half", False)], None),                 # 10 px of 20 = 0.5: the line straddles rows
+    ([((160, 100, 200, 120), "x", True)], None),                   # an ignored segment on the line
+    ([((160, 100, 200, 120), "  ", False)], None),                 # a segment with no text
+    ([((160, 95, 200, 126), "tall", False)], None),                # 31 px > 1.5 x 20: a box spanning rows
+    ([((390, 100, 407, 120), "S", False)], None),                  # ends 7 px past the line (> 6): cut off
+    ([((390, 100, 405, 120), "S", False)], "TOTAL RM 5.90 S"),     # ends 5 px past: inside the margin
+])
+def test_row_text(extra, expected):
+    assert ev.row_text(ROW, [AMOUNT, TOTAL] + extra) == expected
+
+
+def test_row_text_refuses_unannotated_ends_and_empty_rows():
+    assert ev.row_text(ROW, [((25, 100, 390, 120), "x", False)]) is None     # 25 px before the first: > 24
+    assert ev.row_text(ROW, [((24, 100, 376, 120), "x", False)]) == "x"      # 24 px at both ends: allowed
+    assert ev.row_text(ROW, [((0, 130, 100, 150), "below", False)]) is None  # nothing on the line
+    assert ev.row_text(ROW, [((-7, 100, 100, 120), "x", False)]) is None     # starts 7 px before the line
+
+
+def test_detected_rows_pairs_each_labelled_strip_with_its_text(monkeypatch):
+    from types import SimpleNamespace as NS
+
+    from pipeline.crop import LineCrop
+
+    quads = [np.array([[0, 100], [400, 100], [400, 120], [0, 120]], float),    # TOTAL RM 5.90
+             np.array([[0, 200], [300, 200], [300, 220], [0, 220]], float),    # unannotated: left out
+             np.array([[20, 300], [120, 300], [120, 316], [20, 316]], float)]  # Date:
+    strips = [LineCrop(np.full((32, w), k, np.uint8), np.eye(2, 3)) for k, w in enumerate((640, 480, 200))]
+
+    class FakeOCR:
+        def line_strips(self, rgb):
+            return None, 0.0, quads, strips
+
+    lines = [NS(box=b, text=t, ignore=i) for b, t, i in (TOTAL, AMOUNT, ((20, 300, 110, 316), "Date:", False))]
+    monkeypatch.setattr(ev, "_load", lambda page: None)
+    rows = list(ev.detected_rows(FakeOCR(), [NS(lines=lines)], progress=False))
+    assert [t for _, t in rows] == ["TOTAL RM 5.90", "Date:"]
+    assert [(im.shape[1], int(im[0, 0])) for im, _ in rows] == [(640, 0), (200, 2)]

@@ -438,6 +438,38 @@ def test_hard_line_mining_ranks_by_the_starting_weights_and_draws_from_the_worst
         train(replace(cfg, data=replace(hard, synth_hard_scored=30)), out, progress=False, max_steps=1)
 
 
+def test_training_on_detected_rows_cuts_them_once_and_validates_on_them(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from pipeline import evaluate
+    from recognition.train import detected_rows, train
+    from synth import pageset
+    from synth.pages import PageGenerator
+
+    gen = PageGenerator(seed=5, allow_fallback_fonts=True)
+    for i in range(3):                                   # two train pages, one validation page
+        p = gen.page(i, layout="letter", degrade=False)
+        pageset.write(tmp_path / "forms", f"p{i}", p.image, p.to_json(""))
+    cs = Charset.from_file()
+    rows, texts, skipped, n_pages = detected_rows(tmp_path / "forms", "train", cs, False, 256, tmp_path / "cache", False)
+    assert n_pages == 2 and skipped == {} and len(rows) >= 4 and len(rows) == len(texts)
+    assert all(im.shape[0] == 32 and im.shape[1] <= 256 and t.strip() == t and t for im, t in zip(rows, texts))
+    cfg = _tiny_cfg(tmp_path, steps=4)
+    cfg = replace(cfg, data=replace(cfg.data, rows={str(tmp_path / "forms"): 0.5}), val_every=4)
+    out = tmp_path / "run"
+    train(cfg, out, progress=False, max_steps=2)
+    assert len(list((out / "cache").glob("rows_forms_*.npz"))) == 2        # the train and the val split
+
+    def no_detection(*a, **k):
+        raise AssertionError("rows cut again instead of read from the cache")
+
+    monkeypatch.setattr(evaluate, "detected_rows", no_detection)
+    metrics = train(cfg, out, progress=False)            # resumes, reading both splits' rows from the cache
+    assert set(metrics) == {"synth", "forms-rows"}
+    _, _, prov = weightfile.load(out / "final.pt")
+    assert any(f"{len(rows)} lines found by the shipped detector on its 2 pages" in s for s in prov["data"]), prov["data"]
+
+
 def test_training_refuses_unknown_characters_in_real_labels(tmp_path):
     from recognition.train import RealPool
     from synth import pageset
