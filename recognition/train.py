@@ -244,19 +244,21 @@ def detected_rows(folder: str | Path, which: str, charset: Charset, skip_unknown
     import detection
     import pipeline
     from pipeline import evaluate
+    from pipeline.config import load as load_pipeline_config
     from synth import pageset
 
     folder = Path(folder)
     pages = pageset.split(pageset.read(folder), which, folder.name)
-    ocr = pipeline.load(threads=torch.get_num_threads())
+    pcfg = load_pipeline_config()
     det = Path(detection.weights_path())
     inputs = "|".join([str(folder.resolve()), which, ",".join(str(p.image.name) for p in pages),
-                       hashlib.sha1(det.read_bytes()).hexdigest(), repr(ocr.config.page), repr(ocr.config.crop)])
+                       hashlib.sha1(det.read_bytes()).hexdigest(), repr(pcfg.page), repr(pcfg.crop)])
     cache = cache_dir / f"rows_{folder.name.lower()}_{which}_{hashlib.sha1(inputs.encode()).hexdigest()[:12]}.npz" \
         if cache_dir else None
     if cache and cache.is_file():
         items = _load_lines(cache)
-    else:
+    else:                                       # the models are loaded only when the rows must be cut
+        ocr = pipeline.load(threads=torch.get_num_threads())
         items = list(evaluate.detected_rows(ocr, pages, progress, f"rows {folder.name} {which}"))
         if cache:
             cache.parent.mkdir(parents=True, exist_ok=True)
