@@ -239,8 +239,8 @@ def detected_rows(folder: str | Path, which: str, charset: Charset, skip_unknown
     page-set folder, as the page pipeline cuts them, with the ground-truth text of those it covers cleanly
     (:func:`pipeline.evaluate.detected_rows`); strips wider than ``max_width`` are left out (squeezing them
     would show the recognizer a shape the pipeline never gives it). ``limit`` keeps that many, evenly spaced.
-    Cached in ``cache_dir`` keyed by the pages, the detector's weights and the pipeline's page and crop
-    settings."""
+    Cached in ``cache_dir`` keyed by the pages, the detector's weights and the pipeline's page, detector and
+    crop settings."""
     import detection
     import pipeline
     from pipeline import evaluate
@@ -252,7 +252,8 @@ def detected_rows(folder: str | Path, which: str, charset: Charset, skip_unknown
     pcfg = load_pipeline_config()
     det = Path(detection.weights_path())
     inputs = "|".join([str(folder.resolve()), which, ",".join(str(p.image.name) for p in pages),
-                       hashlib.sha1(det.read_bytes()).hexdigest(), repr(pcfg.page), repr(pcfg.crop)])
+                       hashlib.sha1(det.read_bytes()).hexdigest(), repr(pcfg.page), repr(pcfg.detector),
+                       repr(pcfg.crop)])
     cache = cache_dir / f"rows_{folder.name.lower()}_{which}_{hashlib.sha1(inputs.encode()).hexdigest()[:12]}.npz" \
         if cache_dir else None
     if cache and cache.is_file():
