@@ -272,6 +272,44 @@ def test_weight_file_errors_are_one_line(tmp_path):
         weightfile.load(tmp_path / "missing.pt")
 
 
+def test_weight_averaging_is_the_weighted_mean_and_refuses_a_mismatch(tmp_path):
+    from recognition.average import average, main
+
+    cs = Charset("abc ")
+    files = []
+    for seed, steps in ((1, 10), (2, 30)):
+        torch.manual_seed(seed)
+        model = CRNN(len(cs), width=0.25, hidden=16).eval()
+        files.append(weightfile.save(tmp_path / f"m{seed}.pt", model, cs,
+                                     {"steps": steps, "data": ["shared", f"only {seed}"], "val": {"s": seed}},
+                                     half=False))
+    (m1, _, _), (m2, _, _) = weightfile.load(files[0]), weightfile.load(files[1])
+    mean, cs2, prov = average(files, [1, 3])                  # weights 0.25 / 0.75
+    s1, s2, sm = m1.state_dict(), m2.state_dict(), mean.state_dict()
+    floats = [k for k, v in sm.items() if v.is_floating_point()]
+    assert any(k.endswith("running_var") for k in floats)    # batch-norm statistics are averaged too
+    for k in floats:
+        assert torch.allclose(sm[k], 0.25 * s1[k] + 0.75 * s2[k]), k
+    assert cs2 == cs and prov["steps"] == 30 and prov["data"] == ["shared", "only 1", "only 2"]
+    assert [a["weight"] for a in prov["averaged"]] == [0.25, 0.75] and prov["averaged"][1]["val"] == {"s": 2}
+    same, _, _ = average([files[0], files[0]])                # a file averaged with itself reads the same
+    x = torch.randn(1, 1, 32, 40)
+    with torch.no_grad():
+        assert torch.allclose(same(x), m1(x), atol=1e-6)
+    weightfile.save(tmp_path / "other.pt", CRNN(len(cs), width=0.25, hidden=8), cs, {})
+    with pytest.raises(ValueError, match="other.pt: architecture"):
+        average([files[0], tmp_path / "other.pt"])
+    weightfile.save(tmp_path / "cs.pt", CRNN(len(Charset("abd ")), width=0.25, hidden=16), Charset("abd "), {})
+    with pytest.raises(ValueError, match="cs.pt: charset differs"):
+        average([files[0], tmp_path / "cs.pt"])
+    with pytest.raises(ValueError, match="one positive weight per file"):
+        average(files, [1, 0])
+    assert main([str(files[0]), str(tmp_path / "cs.pt"), "--out", str(tmp_path / "x.pt")]) == 2
+    assert not (tmp_path / "x.pt").exists()
+    assert main([*map(str, files), "--out", str(tmp_path / "avg.pt")]) == 0
+    assert weightfile.load(tmp_path / "avg.pt")[2]["averaged"][0]["weight"] == 0.5
+
+
 def test_shipped_weights_are_small_and_describe_themselves():
     import recognition
 

@@ -1,0 +1,96 @@
+"""Weight averaging: one recognizer weight file whose parameters are the weighted mean of several others.
+
+    python -m recognition.average A.pt B.pt [--weights 0.5 0.5] [--config CFG --cache DIR] --out averaged.pt
+
+Averaging the weights of runs that share a trajectory (one started from the other's last checkpoint) lands
+between their optima and often reads better than either ("model soups", Wortsman et al. 2022; stochastic
+weight averaging, Izmailov et al. 2018). Stage 18 ships such a mean of stage 17's and stage 18's last
+checkpoints. Every floating-point tensor (batch-norm running statistics included) is averaged in float32;
+integer buffers (batch norm's step counters, unused in eval mode) are taken from the first file. The inputs
+must share the architecture and the charset, else one clear error. The result's provenance names each
+input with its weight, steps and training-time validation, and carries the union of their data sources;
+with ``--config`` the mean itself is scored on that training config's validation sets (``val``), as a run
+scores its checkpoints (``--cache``: the run's cache folder, so the sets are not drawn or cut again).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from recognition import weightfile
+from recognition.charset import Charset
+from recognition.crnn import CRNN
+
+__all__ = ["average"]
+
+
+def average(paths: list[str | Path], weights: list[float] | None = None) -> tuple[CRNN, Charset, dict]:
+    """(model, charset, provenance) whose floating tensors are ``sum(w_i * file_i) / sum(w_i)``.
+
+    ``weights`` defaults to equal ones. Raises ``ValueError`` when fewer than two files are given, the
+    weights do not match the files or are not positive, or the files differ in architecture or charset.
+    """
+    paths = [Path(p) for p in paths]
+    if len(paths) < 2:
+        raise ValueError("averaging needs at least two weight files")
+    weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(paths) or min(weights) <= 0:
+        raise ValueError(f"need one positive weight per file: {len(paths)} files, weights {weights}")
+    total = sum(weights)
+    loaded = [weightfile.load(p) for p in paths]
+    model, charset, _ = loaded[0]
+    for p, (m, cs, _) in zip(paths[1:], loaded[1:]):
+        if m.arch() != model.arch():
+            raise ValueError(f"{p}: architecture {m.arch()} differs from {paths[0]}'s {model.arch()}")
+        if cs != charset:
+            raise ValueError(f"{p}: charset differs from {paths[0]}'s")
+    states = [m.float().state_dict() for m, _, _ in loaded]
+    mean = {}
+    for k, v in states[0].items():
+        if v.is_floating_point():
+            mean[k] = sum(s[k].float() * (w / total) for s, w in zip(states, weights))
+        else:
+            mean[k] = v.clone()
+    model = CRNN(**model.arch())
+    model.load_state_dict(mean)
+    provs = [prov for _, _, prov in loaded]
+    data = list(dict.fromkeys(x for prov in provs for x in prov.get("data", [])))
+    prov = {"data": data, "steps": max(int(prov.get("steps", 0)) for prov in provs),
+            "averaged": [{"file": str(p), "weight": w / total, "steps": prov.get("steps"), "val": prov.get("val"),
+                          "config": prov.get("config")} for p, w, prov in zip(paths, weights, provs)],
+            "created": provs[-1].get("created")}
+    return model.eval(), charset, prov
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m recognition.average", description=__doc__.split("\n\n")[0])
+    ap.add_argument("files", nargs="+", type=Path, help="recognizer weight files of one architecture and charset")
+    ap.add_argument("--weights", nargs="+", type=float, help="one positive weight per file (default: equal)")
+    ap.add_argument("--config", type=Path, help="training config whose validation sets score the mean")
+    ap.add_argument("--cache", type=Path, help="cache folder of that config's run (default: none, draw and cut anew)")
+    ap.add_argument("--out", type=Path, required=True, help="weight file to write (fp16, as training writes them)")
+    args = ap.parse_args(argv)
+    try:
+        model, charset, prov = average(args.files, args.weights)
+        cfg = None
+        if args.config is not None:
+            from recognition.train import load_config
+            cfg = load_config(args.config)
+    except (ValueError, weightfile.WeightFileError) as exc:
+        print(f"recognition.average: {exc}", file=sys.stderr)
+        return 2
+    if cfg is not None:
+        from recognition.predictor import Recognizer
+        from recognition.train import val_sets, validate
+
+        prov["val"] = validate(Recognizer(model, charset), val_sets(cfg, charset, args.cache))
+        prov["val_note"] = f"training-time validation subset of {args.config}, read by the mean"
+    weightfile.save(args.out, model, charset, prov)
+    shares = ", ".join(f"{a['file']} {a['weight']:.2f}" for a in prov["averaged"])
+    print(f"wrote {args.out}: mean of {shares}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
