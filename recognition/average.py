@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.config is not None:
             from recognition.train import load_config
             cfg = load_config(args.config)
-    except (ValueError, weightfile.WeightFileError) as exc:
+    except (OSError, ValueError) as exc:                 # WeightFileError is a ValueError
         print(f"recognition.average: {exc}", file=sys.stderr)
         return 2
     if cfg is not None:
