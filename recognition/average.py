@@ -45,15 +45,9 @@ def average(paths: list[str | Path], weights: list[float] | None = None) -> tupl
             raise ValueError(f"{p}: architecture {m.arch()} differs from {paths[0]}'s {model.arch()}")
         if cs != charset:
             raise ValueError(f"{p}: charset differs from {paths[0]}'s")
-    states = [m.float().state_dict() for m, _, _ in loaded]
-    mean = {}
-    for k, v in states[0].items():
-        if v.is_floating_point():
-            mean[k] = sum(s[k].float() * (w / total) for s, w in zip(states, weights))
-        else:
-            mean[k] = v.clone()
-    model = CRNN(**model.arch())
-    model.load_state_dict(mean)
+    states = [m.state_dict() for m, _, _ in loaded]             # weightfile.load gives float32 tensors
+    model.load_state_dict({k: sum(s[k] * (w / total) for s, w in zip(states, weights)) if v.is_floating_point() else v
+                           for k, v in states[0].items()})
     provs = [prov for _, _, prov in loaded]
     data = list(dict.fromkeys(x for prov in provs for x in prov.get("data", [])))
     prov = {"data": data, "steps": max(int(prov.get("steps", 0)) for prov in provs),
