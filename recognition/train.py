@@ -16,7 +16,9 @@ a pure function of ``(seed, step)``, so a resumed run sees the same data as an u
 every ``ckpt_every`` steps and on interrupt; the run resumes from it. Each validation appends to
 ``out/log.csv``, redraws ``out/curves.png`` and, when the score improves, writes the shippable weight file
 ``out/best.pt`` (:mod:`recognition.weightfile`); the validation at the schedule's last step also writes
-``out/final.pt``, the same kind of file, since a small validation subset cannot separate near ties.
+``out/final.pt``, the same kind of file, since a small validation subset cannot separate near ties. With
+``snapshots: true`` every validation also keeps ``out/step_NNNNNN.pt`` (same kind), so the tail of a run can
+be averaged with :mod:`recognition.average`.
 
 Shapes: ``B`` batch, ``T`` timesteps, ``C`` classes; ``lp`` = log-probabilities (T,B,C).
 """
@@ -98,6 +100,7 @@ class TrainConfig:
     optim: OptimConfig = OptimConfig()
     seed: int = 0
     val_every: int = 500
+    snapshots: bool = False                 # keep a weight file at every validation (out/step_NNNNNN.pt)
     ckpt_every: int = 200
     log_every: int = 50
     workers: int = 2                        # processes generating the synthetic cache
@@ -607,6 +610,8 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                     weightfile.save(out / "best.pt", model, charset, prov)
                 if step == o.steps:                 # the schedule's end, kept beside an earlier best.pt
                     weightfile.save(out / "final.pt", model, charset, prov)
+                if cfg.snapshots:
+                    weightfile.save(out / f"step_{step:06d}.pt", model, charset, prov)
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)
             elif step % cfg.ckpt_every == 0:
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)

@@ -404,6 +404,23 @@ def test_tiny_training_run_lowers_the_loss_and_resumes(tmp_path):
     assert prov["steps"] == 60 and prov["val"] == metrics
 
 
+def test_training_snapshots_keep_a_weight_file_at_every_validation(tmp_path):
+    from dataclasses import replace
+
+    from recognition.train import train
+
+    out = tmp_path / "run"
+    train(replace(_tiny_cfg(tmp_path, steps=20), val_every=10, snapshots=True), out, progress=False)
+    assert sorted(p.name for p in out.glob("step_*.pt")) == ["step_000010.pt", "step_000020.pt"]
+    m10, _, p10 = weightfile.load(out / "step_000010.pt")
+    m20, _, p20 = weightfile.load(out / "step_000020.pt")
+    mf, _, pf = weightfile.load(out / "final.pt")
+    assert (p10["steps"], p20["steps"]) == (10, 20) and p20["val"] == pf["val"]
+    s10, s20, sf = m10.state_dict(), m20.state_dict(), mf.state_dict()
+    assert all(torch.equal(s20[k], sf[k]) for k in sf)         # the last snapshot is the final weights
+    assert not all(torch.equal(s10[k], s20[k]) for k in s20)   # and the first one is an earlier point
+
+
 def test_training_starts_from_a_weight_file_and_refuses_a_mismatch(tmp_path):
     from dataclasses import replace
 
