@@ -8,9 +8,12 @@ an empty line).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from recognition.lm import EOS
 
 __all__ = ["Decoded", "greedy", "beam_search", "align"]
 
@@ -44,17 +47,26 @@ def greedy(probs: np.ndarray, blank: int = 0) -> Decoded:
     return Decoded(ids, steps, confs)
 
 
-def beam_search(probs: np.ndarray, beam_width: int = 8, blank: int = 0, prune: float = 1e-4) -> Decoded:
-    """CTC prefix beam search (Hannun et al. 2014) in probability space, renormalized per step.
+def beam_search(probs: np.ndarray, beam_width: int = 8, blank: int = 0, prune: float = 1e-4,
+                lm=None, chars: list[str] | None = None, lm_weight: float = 0.0, lm_bonus: float = 0.0) -> Decoded:
+    """CTC prefix beam search (Hannun et al. 2014), renormalized per step, optionally fused with a language
+    model.
 
     Each prefix keeps ``(p_blank, p_nonblank)``: the probability of all paths so far that yield the prefix
     and end in a blank / in its last character. Classes below ``prune`` at a step are not expanded.
+    With ``lm`` (anything with ``logp(text, char)``, e.g. :class:`recognition.lm.CharLM`; ``chars[c]`` is
+    class ``c``'s text) prefixes are ranked by ``log(p_blank + p_nonblank) + lm_weight * log P_lm(prefix) +
+    lm_bonus * len(prefix)`` ("shallow fusion"; the bonus offsets the LM's pull towards short readings), and
+    the winner's score includes the LM's end of line. Without it the ranking is by CTC probability alone.
     The winning string's characters get their timesteps and confidences from :func:`align` (its most
     probable path), chosen the same way as in :func:`greedy`. ``beam_width=1`` keeps one prefix per step.
     """
     if beam_width < 1:
         raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+    if lm is not None and chars is None:
+        raise ValueError("beam search with a language model needs chars, the text of each class")
     beams: dict[tuple, tuple[float, float]] = {(): (1.0, 0.0)}
+    fused: dict[tuple, tuple[str, float]] = {(): ("", 0.0)}        # prefix -> (its text, its LM + bonus score)
     for t in range(probs.shape[0]):
         row = probs[t]
         cand = np.nonzero(row >= prune)[0].tolist() or [int(row.argmax())]
@@ -67,15 +79,28 @@ def beam_search(probs: np.ndarray, beam_width: int = 8, blank: int = 0, prune: f
                     nxt.setdefault(prefix, [0.0, 0.0])[0] += total * pc
                     continue
                 ext = nxt.setdefault(prefix + (c,), [0.0, 0.0])
+                if lm is not None and prefix + (c,) not in fused:
+                    text, sc = fused[prefix]
+                    fused[prefix + (c,)] = (text + chars[c], sc + lm_weight * lm.logp(text, chars[c]) + lm_bonus)
                 if prefix and c == prefix[-1]:
                     ext[1] += pb * pc                                    # a repeat counts only after a blank
                     nxt.setdefault(prefix, [0.0, 0.0])[1] += pnb * pc    # ...else it merges into the same char
                 else:
                     ext[1] += total * pc
-        ranked = sorted(nxt.items(), key=lambda kv: kv[1][0] + kv[1][1], reverse=True)[:beam_width]
+        if lm is None:
+            ranked = sorted(nxt.items(), key=lambda kv: kv[1][0] + kv[1][1], reverse=True)[:beam_width]
+        else:
+            ranked = sorted(nxt.items(), key=lambda kv: math.log(kv[1][0] + kv[1][1] + 1e-300) + fused[kv[0]][1],
+                            reverse=True)[:beam_width]
         z = sum(b + n for _, (b, n) in ranked) or 1.0
         beams = {k: (b / z, n / z) for k, (b, n) in ranked}
-    ids = list(max(beams.items(), key=lambda kv: kv[1][0] + kv[1][1])[0])
+    if lm is None:
+        ids = list(max(beams.items(), key=lambda kv: kv[1][0] + kv[1][1])[0])
+    else:
+        def final(kv):
+            text, sc = fused[kv[0]]
+            return math.log(kv[1][0] + kv[1][1] + 1e-300) + sc + lm_weight * lm.logp(text, EOS)
+        ids = list(max(beams.items(), key=final)[0])
     steps, confs = align(probs, ids, blank)
     return Decoded(ids, steps, confs)
 
