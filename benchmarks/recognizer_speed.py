@@ -4,10 +4,11 @@
 
 Crops are the ground-truth boxes of the page sets' *validation* pages (evenly spaced, cut as ``ocr-eval
 --crops`` cuts them). Systems:
-- ``shipped``: the packaged recognizer through ``pipeline.load()`` (its configured decoder and precision:
-  bf16 on CPUs with AMX), and again in fp32 (and with greedy decoding when the config uses beams), and
-  once more without reading dense readings again 1.3x wider (``recognizer.reread_stretch: 1``), which
-  shows what that second reading costs;
+- ``shipped``: the packaged recognizer through ``pipeline.load()`` (its configured decoder: beam search
+  fused with the character language model for the less confident readings; its precision: bf16 on CPUs
+  with AMX), and again in fp32 (where that differs), with greedy decoding and no language model (which
+  shows what the beams cost), and without reading dense readings again 1.3x wider
+  (``recognizer.reread_stretch: 1``, which shows what that second reading costs);
 - every other preset in ``configs/recognizer/`` at random init in the shipped precision and without the
   second reading (a random model's readings are not dense the way a trained one's are), speed only (the
   speed side of choosing the shipped preset; their accuracy needs a training run);
@@ -45,6 +46,8 @@ def crops_of(pagesets: list[str], n: int) -> list[np.ndarray]:
 
 
 def systems(threads: int):
+    from dataclasses import asdict
+
     import configs
     import recognition
     from pipeline.evaluate import RapidOCRSystem, SystemUnavailable, TesseractSystem
@@ -56,14 +59,20 @@ def systems(threads: int):
     import pipeline
 
     ocr = pipeline.load(threads=threads)                   # the shipped weights and configs/default.yaml
-    a, bw, prec = ocr.recognizer.model.arch(), ocr.recognizer.beam_width, ocr.recognizer.precision
-    yield f"shipped (width {a['width']}, hidden {a['hidden']}, beam {bw}, {prec})", \
+    a, prec = ocr.recognizer.model.arch(), ocr.recognizer.precision
+    rc, w, lm = asdict(ocr.config.recognizer), recognition.weights_path(), recognition.lm_path()
+    how = f"beam {rc['beam_width']}" + (f" below {rc['beam_below']}" if rc["beam_below"] < 1 else "") \
+        + (f", LM {rc['lm_weight']}" if rc["lm_weight"] > 0 else "")
+    yield f"shipped (width {a['width']}, hidden {a['hidden']}, {how}, {prec})", \
         lambda cs: [r.text for r in ocr.recognize(cs)]
-    for beam, p in {(bw, "fp32"), (1, prec)} - {(bw, prec)}:       # the other precision; greedy if beams
-        other = Recognizer.from_file(recognition.weights_path(), beam_width=beam, precision=p)
-        yield f"shipped, beam {beam}, {p}", lambda cs, other=other: [r.text for r in other(cs)]
-    once = Recognizer.from_file(recognition.weights_path(), beam_width=bw, precision=prec, reread_stretch=1.0)
-    yield f"shipped, beam {bw}, {prec}, dense readings not read again", lambda cs: [r.text for r in once(cs)]
+    variants = {f"shipped, {how}, fp32": {"precision": "fp32"}} if prec != "fp32" else {}
+    if rc["beam_width"] > 1:                                # what the beams (and language model) cost
+        variants[f"shipped, greedy, {prec}"] = {"beam_width": 1, "lm_weight": 0.0}
+    variants[f"shipped, {how}, {prec}, dense readings not read again"] = {"reread_stretch": 1.0}
+    for label, change in variants.items():
+        kw = {**rc, "precision": prec, **change}
+        other = Recognizer.from_file(w, lm=lm, **kw)
+        yield label, lambda cs, other=other: [r.text for r in other(cs)]
     for yaml in sorted(configs.ROOT.glob("recognizer/*.yaml")):
         m = load_config(yaml).model
         if (m.width, m.hidden) == (a["width"], a["hidden"]):

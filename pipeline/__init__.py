@@ -214,14 +214,16 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         torch.set_num_threads(int(threads))
     rec = det = None
     precision = resolve_precision(cfg.runtime.precision, device)
-    for path in (rec_path, det_path):
+    lm_path = recognition.lm_path() if rec_path is not None and cfg.recognizer.lm_weight > 0 else None
+    for path in (rec_path, det_path, lm_path):
         if path is not None:
             integrity.verify(path)                  # the recorded SHA-256 (pipeline/integrity.py)
     if rec_path is not None:
         from dataclasses import asdict
 
         # RecognizerConfig's fields are Recognizer's keyword arguments, one for one
-        rec = Recognizer.from_file(rec_path, device=device, precision=precision, **asdict(cfg.recognizer))
+        rec = Recognizer.from_file(rec_path, device=device, precision=precision, lm=lm_path,
+                                   **asdict(cfg.recognizer))
     if det_path is not None:
         det = Detector.from_file(det_path, cfg.detector, device=device, precision=precision)
     return OCR(rec, det, cfg)

@@ -22,12 +22,19 @@ class RecognizerConfig:
     reread_dense: float = 0.3
     reread_stretch: float = 1.3
     reread_conf: float = 0.98
+    beam_above: float = 0.0
+    beam_below: float = 1.0
+    beam_prune: float = 1e-4
+    lm_weight: float = 0.0
+    lm_bonus: float = 0.0
 
     def __post_init__(self):
         if self.beam_width < 1 or self.batch_size < 1 or self.batch_pixels < 32 or self.max_width < 8:
             raise ValueError("beam_width and batch_size must be >= 1, batch_pixels >= 32, max_width >= 8")
         if self.reread_dense < 0 or self.reread_stretch < 1:
             raise ValueError("reread_dense must be >= 0 and reread_stretch >= 1")
+        if self.lm_weight < 0 or (self.lm_weight > 0 and self.beam_width < 2):
+            raise ValueError("lm_weight must be >= 0, and a language model (lm_weight > 0) needs beam_width >= 2")
 
 
 @dataclass(frozen=True)

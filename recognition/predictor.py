@@ -53,7 +53,12 @@ class Recognition:
 
 
 class Recognizer:
-    """``Recognizer(model, charset)(crops)``; ``beam_width`` 1 = greedy, more = prefix beam search.
+    """``Recognizer(model, charset)(crops)``; ``beam_width`` 1 = greedy, more = prefix beam search (classes
+    below ``beam_prune`` at a step not expanded) for the readings whose greedy confidence is at least
+    ``beam_above`` and below ``beam_below`` (0 and 1 = every reading), fused with the character language
+    model ``lm`` (:class:`recognition.lm.CharLM`) at ``lm_weight`` with ``lm_bonus`` per character when one is
+    given (:func:`recognition.decoding.beam_search`). Readings of very low confidence are mostly noise that
+    the detector took for text: there a language model would only invent words.
 
     ``batch_pixels`` caps a batch at that many input pixel columns (crops x widest width), ``batch_size``
     at that many crops; crops are batched in order of width so each batch pads little. ``rotate_tall``
@@ -68,7 +73,8 @@ class Recognizer:
     def __init__(self, model: CRNN, charset: Charset, device: str = "cpu", beam_width: int = 1,
                  batch_size: int = 32, batch_pixels: int = 12000, max_width: int = 4096, rotate_tall: bool = True,
                  precision: str = "fp32", reread_dense: float = 0.3, reread_stretch: float = 1.3,
-                 reread_conf: float = 0.98):
+                 reread_conf: float = 0.98, beam_above: float = 0.0, beam_below: float = 1.0,
+                 beam_prune: float = 1e-4, lm=None, lm_weight: float = 0.0, lm_bonus: float = 0.0):
         if model.num_classes != len(charset):
             raise ValueError(f"model has {model.num_classes} classes but the charset {len(charset)}")
         if beam_width < 1:
@@ -85,14 +91,25 @@ class Recognizer:
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         self.precision = precision
+        if lm_weight < 0 or (lm is not None and lm_weight > 0 and beam_width < 2):
+            raise ValueError(f"lm_weight must be >= 0, and a language model needs beam_width >= 2, got "
+                             f"{lm_weight}, {beam_width}")
+        self.beam_above, self.beam_below, self.beam_prune = float(beam_above), float(beam_below), float(beam_prune)
+        self.lm = lm if lm_weight > 0 else None
+        self.lm_weight, self.lm_bonus = float(lm_weight), float(lm_bonus)
+        self._chars = [charset.decode([c]) if c != charset.blank else "" for c in range(len(charset))]
         self.provenance: dict = {}     # what the weight file says of its training (from_file)
 
     @classmethod
-    def from_file(cls, path: str | Path, device: str = "cpu", **kw) -> "Recognizer":
+    def from_file(cls, path: str | Path, device: str = "cpu", lm: str | Path | None = None, **kw) -> "Recognizer":
+        """The recognizer of weight file ``path``, with the language model file ``lm`` (used when
+        ``lm_weight`` > 0)."""
         from recognition import weightfile
+        from recognition.lm import CharLM
 
         model, charset, prov = weightfile.load(path, device)
-        rec = cls(model, charset, device=device, **kw)
+        lm = CharLM.load(lm) if lm is not None and kw.get("lm_weight", 0.0) > 0 else None
+        rec = cls(model, charset, device=device, lm=lm, **kw)
         rec.provenance = prov
         return rec
 
@@ -139,9 +156,9 @@ class Recognizer:
         return logits.float().softmax(-1).cpu().numpy(), widths.tolist()
 
     def _decode(self, probs: np.ndarray, scale: float) -> Recognition:
-        if self.beam_width > 1:
-            d = decoding.beam_search(probs, self.beam_width, self.charset.blank)
-        else:
-            d = decoding.greedy(probs, self.charset.blank)
+        d = decoding.greedy(probs, self.charset.blank)
+        if self.beam_width > 1 and self.beam_above <= d.confidence < self.beam_below:
+            d = decoding.beam_search(probs, self.beam_width, self.charset.blank, self.beam_prune, lm=self.lm,
+                                     chars=self._chars, lm_weight=self.lm_weight, lm_bonus=self.lm_bonus)
         xs = [float(step_x(t)) * scale for t in d.steps]
         return Recognition(self.charset.decode(d.ids), d.confidence, d.confs, xs)

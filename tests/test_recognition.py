@@ -89,6 +89,53 @@ def test_beam_search_agrees_with_greedy_on_peaked_input():
     assert len(g.ids) == 120 and b.ids == g.ids and b.steps == g.steps
 
 
+def test_char_lm_golden_values_normalization_and_case_folding(tmp_path):
+    import math
+
+    from recognition.lm import EOS, CharLM
+
+    # One line "ab", order 2. Unigram counts a:1 b:1 EOS:1, so N("") = 3, T("") = 3, vocabulary V = 3 (a, b, EOS).
+    # P(a) = (1 + 3 * 1/3) / (3 + 3) = 1/3; after "a" (N = 1, T = 1): P(b|a) = (1 + 1 * 1/3) / 2 = 2/3,
+    # P(a|a) = (0 + 1 * 1/3) / 2 = 1/6; the line start history BOS saw only "a": P(a|BOS) = (1 + 1/3) / 2.
+    lm = CharLM.train(["ab"], order=2)
+    assert lm.vocab == 3
+    assert lm.logp("a", "b") == pytest.approx(math.log(2 / 3))
+    assert lm.logp("a", "a") == pytest.approx(math.log(1 / 6))
+    assert lm.logp("", "a") == pytest.approx(math.log(2 / 3))
+    assert lm.logp("xyz", "a") == pytest.approx(math.log(1 / 3))     # unseen history: the unigram model
+    # normalized after any history, the end of line included; case never matters
+    lm = CharLM.train(["Invoice No 118", "invoice total", "TOTAL 12.50"], order=4, min_count=1)
+    symbols = sorted(set("invoice no 118 total 12.50")) + [EOS]
+    assert len(symbols) == lm.vocab
+    for hist in ("", "inv", "Total 1", "zz q"):
+        assert sum(math.exp(lm.logp(hist, c)) for c in symbols) == pytest.approx(1.0)
+    assert lm.logp("INVO", "I") == lm.logp("invo", "i") > lm.logp("invo", "x")
+    assert lm.score("total") > lm.score("tatol")
+    lm.save(tmp_path / "lm.json.gz")
+    back = CharLM.load(tmp_path / "lm.json.gz")
+    assert (back.order, back.vocab, back.counts) == (lm.order, lm.vocab, lm.counts)
+    (tmp_path / "bad.json.gz").write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match="not a readable language model file"):
+        CharLM.load(tmp_path / "bad.json.gz")
+    with pytest.raises(ValueError, match="no text"):
+        CharLM.train(["", "  "])
+
+
+def test_beam_search_with_a_language_model_picks_the_likelier_spelling():
+    from recognition.lm import CharLM
+
+    # classes: blank, t, h, e, a. The image reads "th" clearly, then 'a' (0.55) a little over 'e' (0.45).
+    chars = ["", "t", "h", "e", "a"]
+    p = _probs([{1: .98}, {0: .98}, {2: .98}, {0: .98}, {4: .55, 3: .45}, {0: .98}], 5)
+    lm = CharLM.train(["the"] * 20 + ["that"], order=3)
+    assert decoding.beam_search(p, 8).ids == [1, 2, 4]                                   # "tha" without it
+    assert decoding.beam_search(p, 8, lm=lm, chars=chars, lm_weight=0.0).ids == [1, 2, 4]
+    d = decoding.beam_search(p, 8, lm=lm, chars=chars, lm_weight=0.5)
+    assert d.ids == [1, 2, 3] and d.steps == [0, 2, 4] and d.confs[2] == pytest.approx(.45)   # "the"
+    with pytest.raises(ValueError, match="needs chars"):
+        decoding.beam_search(p, 8, lm=lm, lm_weight=0.5)
+
+
 def test_timestep_geometry():
     assert [timesteps(w) for w in (8, 100, 101, 103, 104)] == [3, 26, 26, 26, 27]
     model = CRNN(5, width=0.25, hidden=16).eval()
@@ -224,6 +271,38 @@ def test_shipped_recognizer_reads_cramped_type_better_read_again_wider():
     edits = [sum(edit_distance(t, r.text) for t, r in zip(texts, rs)) for rs in (r_on, r_off)]
     # ... and the two are read better with the second reading on
     assert edits[0] < edits[1], ([r.text for r in r_on], [r.text for r in r_off])
+
+
+def test_a_language_model_needs_a_beam():
+    from dataclasses import replace
+
+    from pipeline.config import RecognizerConfig
+    from recognition.lm import CharLM
+
+    lm = CharLM.train(["total"], order=2)
+    with pytest.raises(ValueError, match="needs beam_width"):
+        Recognizer(CRNN(num_classes=len(Charset.from_file()), width=0.25, hidden=16), Charset.from_file(),
+                   lm=lm, lm_weight=0.3, beam_width=1)
+    with pytest.raises(ValueError, match="needs beam_width"):
+        replace(RecognizerConfig(), beam_width=1, lm_weight=0.3)
+    assert replace(RecognizerConfig(), beam_width=1, lm_weight=0.0).lm_weight == 0.0
+
+
+def test_only_readings_between_beam_above_and_beam_below_are_decoded_again_with_the_language_model():
+    from recognition.lm import CharLM
+
+    cs = Charset("thea")                                   # ids 1..4 = t h e a, 0 = blank
+    lm = CharLM.train(["the"] * 20 + ["that"], order=3)
+    p = _probs([{1: .98}, {0: .98}, {2: .98}, {0: .98}, {4: .55, 3: .45}, {0: .98}], 5)   # greedy "tha", 0.837
+
+    def read(probs, **kw):
+        rec = Recognizer(CRNN(len(cs), width=0.25, hidden=8), cs, beam_width=8, lm=lm, lm_weight=0.5, **kw)
+        return rec._decode(probs, 1.0).text
+
+    assert read(p, beam_above=0.5, beam_below=0.98) == "the"
+    assert read(p, beam_above=0.5, beam_below=0.8) == "tha"          # confident enough: greedy stands
+    assert read(p, beam_above=0.9, beam_below=0.98) == "tha"         # too unsure: left alone
+    assert Recognizer(CRNN(len(cs), width=0.25, hidden=8), cs, beam_width=8, lm=lm, lm_weight=0.0).lm is None
 
 
 def test_predictor_takes_rgb_and_gray_and_rejects_bad_crops():
@@ -548,6 +627,9 @@ def test_pipeline_load_recognizes_crops_without_a_detector(monkeypatch):
 
     monkeypatch.setattr(detection, "weights_path", lambda: None)
     ocr = pipeline.load(threads=2)
+    rec = ocr.recognizer                      # the shipped language model, built from train-split labels only
+    assert rec.lm is not None and rec.beam_width > 1 and rec.lm_weight == ocr.config.recognizer.lm_weight > 0
+    assert all("train-split" in v for v in rec.lm.provenance["real"].values()) and len(rec.lm.provenance["real"]) == 2
     line = LineGenerator(seed=424242).line(0, text="Invoice 2024-118", profile="clean")
     (r,) = ocr.recognize([line.image])
     assert r.text == "Invoice 2024-118" and len(r.char_x) == 16 and r.rotation == 0

@@ -434,7 +434,7 @@ def test_shipped_weights_match_their_recorded_sha256():
     import detection
     import recognition
 
-    for path in (detection.weights_path(), recognition.weights_path()):
+    for path in (detection.weights_path(), recognition.weights_path(), recognition.lm_path()):
         integrity.verify(path)
         assert integrity.read_sums(path.parent)[path.name] == integrity.sha256(path)
 
@@ -442,10 +442,12 @@ def test_shipped_weights_match_their_recorded_sha256():
 def test_recording_weights_writes_sha256sums_and_refuses_a_missing_folder(tmp_path, capsys):
     (tmp_path / "b.pt").write_bytes(b"bb")
     (tmp_path / "a.pt").write_bytes(b"a")
+    (tmp_path / "lm.json.gz").write_bytes(b"c")                  # a language model file is recorded too
     (tmp_path / "notes.txt").write_text("not weights")
     assert integrity.main([str(tmp_path)]) == 0
     sums = (tmp_path / integrity.SUMS).read_text()
-    assert sums == f"{hashlib.sha256(b'a').hexdigest()}  a.pt\n{hashlib.sha256(b'bb').hexdigest()}  b.pt\n"
+    assert sums == (f"{hashlib.sha256(b'a').hexdigest()}  a.pt\n{hashlib.sha256(b'bb').hexdigest()}  b.pt\n"
+                    f"{hashlib.sha256(b'c').hexdigest()}  lm.json.gz\n")
     assert capsys.readouterr().out == sums
     integrity.verify(tmp_path / "a.pt")
     assert integrity.main([str(tmp_path / "nope")]) == 2
