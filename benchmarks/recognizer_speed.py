@@ -61,8 +61,9 @@ def systems(threads: int):
     ocr = pipeline.load(threads=threads)                   # the shipped weights and configs/default.yaml
     a, prec = ocr.recognizer.model.arch(), ocr.recognizer.precision
     rc, w, lm = asdict(ocr.config.recognizer), recognition.weights_path(), recognition.lm_path()
-    how = f"beam {rc['beam_width']}" + (f" below {rc['beam_below']}" if rc["beam_below"] < 1 else "") \
-        + (f", LM {rc['lm_weight']}" if rc["lm_weight"] > 0 else "")
+    gated = (rc["beam_above"], rc["beam_below"]) != (0, 1)
+    gate = f" for confidence {rc['beam_above']}-{rc['beam_below']}" if gated else ""
+    how = f"beam {rc['beam_width']}{gate}" + (f", LM {rc['lm_weight']}" if rc["lm_weight"] > 0 else "")
     yield f"shipped (width {a['width']}, hidden {a['hidden']}, {how}, {prec})", \
         lambda cs: [r.text for r in ocr.recognize(cs)]
     variants = {f"shipped, {how}, fp32": {"precision": "fp32"}} if prec != "fp32" else {}
