@@ -67,6 +67,11 @@ def beam_search(probs: np.ndarray, beam_width: int = 8, blank: int = 0, prune: f
         raise ValueError("beam search with a language model needs chars, the text of each class")
     beams: dict[tuple, tuple[float, float]] = {(): (1.0, 0.0)}
     fused: dict[tuple, tuple[str, float]] = {(): ("", 0.0)}        # prefix -> (its text, its LM + bonus score)
+
+    def rank(kv) -> float:           # log CTC probability (+ LM and bonus): without an LM, the same order as p
+        prefix, (pb, pnb) = kv
+        return math.log(pb + pnb + 1e-300) + (fused[prefix][1] if lm is not None else 0.0)
+
     for t in range(probs.shape[0]):
         row = probs[t]
         cand = np.nonzero(row >= prune)[0].tolist() or [int(row.argmax())]
@@ -87,20 +92,11 @@ def beam_search(probs: np.ndarray, beam_width: int = 8, blank: int = 0, prune: f
                     nxt.setdefault(prefix, [0.0, 0.0])[1] += pnb * pc    # ...else it merges into the same char
                 else:
                     ext[1] += total * pc
-        if lm is None:
-            ranked = sorted(nxt.items(), key=lambda kv: kv[1][0] + kv[1][1], reverse=True)[:beam_width]
-        else:
-            ranked = sorted(nxt.items(), key=lambda kv: math.log(kv[1][0] + kv[1][1] + 1e-300) + fused[kv[0]][1],
-                            reverse=True)[:beam_width]
+        ranked = sorted(nxt.items(), key=rank, reverse=True)[:beam_width]
         z = sum(b + n for _, (b, n) in ranked) or 1.0
         beams = {k: (b / z, n / z) for k, (b, n) in ranked}
-    if lm is None:
-        ids = list(max(beams.items(), key=lambda kv: kv[1][0] + kv[1][1])[0])
-    else:
-        def final(kv):
-            text, sc = fused[kv[0]]
-            return math.log(kv[1][0] + kv[1][1] + 1e-300) + sc + lm_weight * lm.logp(text, EOS)
-        ids = list(max(beams.items(), key=final)[0])
+    end = (lambda prefix: lm_weight * lm.logp(fused[prefix][0], EOS)) if lm is not None else (lambda prefix: 0.0)
+    ids = list(max(beams.items(), key=lambda kv: rank(kv) + end(kv[0]))[0])
     steps, confs = align(probs, ids, blank)
     return Decoded(ids, steps, confs)
 

@@ -97,7 +97,7 @@ class Recognizer:
         self.beam_above, self.beam_below, self.beam_prune = float(beam_above), float(beam_below), float(beam_prune)
         self.lm = lm if lm_weight > 0 else None
         self.lm_weight, self.lm_bonus = float(lm_weight), float(lm_bonus)
-        self._chars = [charset.decode([c]) if c != charset.blank else "" for c in range(len(charset))]
+        self._chars = [charset.decode([c]) for c in range(len(charset))]        # the blank decodes to ""
         self.provenance: dict = {}     # what the weight file says of its training (from_file)
 
     @classmethod
