@@ -389,6 +389,39 @@ def test_weight_averaging_is_the_weighted_mean_and_refuses_a_mismatch(tmp_path):
     assert weightfile.load(tmp_path / "avg.pt")[2]["averaged"][0]["weight"] == 0.5
 
 
+def test_widening_keeps_what_the_model_computes_and_refuses_to_narrow(tmp_path):
+    from recognition.widen import main, widen
+
+    torch.manual_seed(0)
+    small = CRNN(7, width=0.25, hidden=16)
+    small.train()
+    for _ in range(3):                                        # batch-norm statistics away from 0 / 1
+        small(torch.randn(4, 1, 32, 60) * 2 + 0.5)
+    small.eval()
+    x, widths = torch.randn(3, 1, 32, 57), torch.tensor([57, 40, 20])   # masked, variable-width batch
+    wide = widen(small, width=0.5, hidden=24, noise=0)
+    assert (wide.width, wide.hidden) == (0.5, 24)
+    assert wide.cnn[0].out_channels == 32 and wide.rnn.weight_hh_l1.shape == (4 * 24, 24)
+    with torch.no_grad():
+        want = small(x, widths)
+        assert want.abs().max() > 0.05                        # a non-trivial output to keep
+        assert torch.allclose(wide(x, widths), want, atol=1e-5)
+        noisy = widen(small, width=0.5, hidden=24, noise=0.05)(x, widths)
+    assert 0 < (noisy - want).abs().max() < 0.1               # the copies differ, the output barely moves
+    assert torch.allclose(widen(small, width=0.25, hidden=16)(x, widths), want, atol=1e-6)   # same size: a copy
+    with pytest.raises(ValueError, match="only grows"):
+        widen(small, width=0.25, hidden=8)
+    cs = Charset("abcdef")
+    src = weightfile.save(tmp_path / "s.pt", small, cs, {"steps": 5, "data": ["d"]}, half=False)
+    assert main([str(src), "--width", "0.5", "--hidden", "24", "--noise", "0", "--out", str(tmp_path / "w.pt")]) == 0
+    model, cs2, prov = weightfile.load(tmp_path / "w.pt")
+    assert cs2 == cs and prov["steps"] == 5 and prov["widened"]["from"]["hidden"] == 16
+    with torch.no_grad():
+        assert torch.allclose(model(x, widths), want, atol=1e-5)
+    assert main([str(src), "--width", "0.1", "--hidden", "24", "--out", str(tmp_path / "n.pt")]) == 2
+    assert not (tmp_path / "n.pt").exists()
+
+
 def test_shipped_weights_are_small_and_describe_themselves():
     import recognition
 
