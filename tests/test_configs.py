@@ -78,3 +78,19 @@ def test_charset_rejects_duplicates_and_multichar_lines(tmp_path):
     p.write_text("ab\n")
     with pytest.raises(configs.ConfigError, match="one character"):
         configs.read_charset(p)
+
+
+def test_every_training_config_in_the_repo_loads():
+    # the stage configs are the record of how the shipped weights were made: a key a refactor dropped or
+    # renamed would make them fail at `ocr-train` time, long after the change
+    from detection.train import load_config as load_detector
+    from recognition.train import load_config as load_recognizer
+
+    recognizer = sorted(configs.ROOT.glob("recognizer/*.yaml"))
+    detector = sorted(configs.ROOT.glob("detector/*.yaml"))
+    assert len(recognizer) >= 2 and detector
+    for p in recognizer:
+        cfg = load_recognizer(p)
+        assert cfg.model.width > 0 and cfg.model.hidden > 0 and cfg.optim.steps > 0, p.name
+    for p in detector:
+        assert load_detector(p).optim.steps > 0, p.name
