@@ -31,7 +31,6 @@ import torch
 from torch import nn
 
 from recognition import weightfile
-from recognition.charset import Charset
 from recognition.crnn import CRNN
 
 __all__ = ["widen"]
@@ -61,28 +60,24 @@ def widen(model: CRNN, width: float, hidden: int, noise: float = 0.01, seed: int
     """A :class:`CRNN` of ``width`` and ``hidden`` (each at least the model's) that computes what ``model``
     computes (up to ``noise``; exactly with 0). Raises ``ValueError`` when asked to narrow."""
     wide = CRNN(model.num_classes, width=width, hidden=hidden)
-    convs_old = [m for m in model.cnn if isinstance(m, nn.Conv2d)]
-    convs_new = [m for m in wide.cnn if isinstance(m, nn.Conv2d)]
-    if any(b.out_channels < a.out_channels for a, b in zip(convs_old, convs_new)) or hidden < model.hidden:
+    children = list(model.cnn.named_children())
+    bn_after = {name: nxt for (name, _), (nxt, m) in zip(children, children[1:]) if isinstance(m, nn.BatchNorm2d)}
+    convs = [(name, conv, wide.cnn[int(name)], bn_after.get(name))     # (index, old conv, new conv, its BN)
+             for name, conv in children if isinstance(conv, nn.Conv2d)]
+    if any(b.out_channels < a.out_channels for _, a, b, _ in convs) or hidden < model.hidden:
         raise ValueError(f"widen only grows a model: width {model.width} -> {width}, hidden {model.hidden} -> {hidden}")
     gen = torch.Generator().manual_seed(seed)
     old_sd, sd = model.state_dict(), wide.state_dict()
-    names = {id(m): n for n, m in model.cnn.named_children()}
-    mods = list(model.cnn)
     g_in, n_in = torch.zeros(1, dtype=torch.long), torch.ones(1)    # the gray input channel: never copied
-    for i, (a, b) in enumerate(zip(convs_old, convs_new)):
+    for name, a, b, bn in convs:
         g, n = _map(a.out_channels, b.out_channels, gen)
         fresh = torch.arange(b.out_channels) >= a.out_channels
-        key = f"cnn.{names[id(a)]}"
-        w = old_sd[f"{key}.weight"][g][:, g_in] / n_in[g_in].view(1, -1, 1, 1)   # out', in', kh, kw
-        sd[f"{key}.weight"] = _noisy(w, fresh, noise, gen)
+        w = old_sd[f"cnn.{name}.weight"][g][:, g_in] / n_in[g_in].view(1, -1, 1, 1)   # out', in', kh, kw
+        sd[f"cnn.{name}.weight"] = _noisy(w, fresh, noise, gen)
         if a.bias is not None:
-            sd[f"{key}.bias"] = old_sd[f"{key}.bias"][g]
-        after = mods[mods.index(a) + 1]
-        if isinstance(after, nn.BatchNorm2d):
-            bn = f"cnn.{names[id(after)]}"
-            for p in ("weight", "bias", "running_mean", "running_var"):
-                sd[f"{bn}.{p}"] = old_sd[f"{bn}.{p}"][g]
+            sd[f"cnn.{name}.bias"] = old_sd[f"cnn.{name}.bias"][g]
+        for p in ("weight", "bias", "running_mean", "running_var") if bn else ():
+            sd[f"cnn.{bn}.{p}"] = old_sd[f"cnn.{bn}.{p}"][g]
         g_in, n_in = g, n
     # BiLSTM: the input of layer 0 is the last conv's channels; of layer 1 and the projection, [fwd, bwd].
     h0, h1 = model.hidden, hidden
