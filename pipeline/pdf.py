@@ -6,8 +6,10 @@ exactly. A viewer shows the scan; selecting, searching and copying text work on 
 
 The glyphless font is made here with fontTools (a dependency of the PDF library): one empty glyph of
 half an em per character, for the characters the recognizer can emit plus Latin, Greek, Cyrillic,
-general punctuation and currency signs; anything else goes into the text layer as ``?``. It is written
-once per process to a temporary file because the PDF library (fpdf2) loads fonts from files.
+general punctuation and currency signs; anything else goes into the text layer as ``?``. The PDF library
+(fpdf2) loads fonts from files, so the font is written to the temporary folder under a name made of its
+bytes' hash, once, and shared by every process after that: a killed process (Ctrl-C ends ocr-batch's
+workers with ``os._exit``, skipping ``atexit``) leaves nothing new behind.
 
 Page size: the image's pixels at ``dpi`` (300 unless a page says otherwise), so a 2480 x 3508 scan is an
 A4 page. Images are embedded as JPEG (quality 85) to keep scans of many pages small.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
 import io
 import os
 import tempfile
@@ -45,9 +48,7 @@ def _covered() -> frozenset[int]:
 COVERED = _covered()
 
 
-@functools.lru_cache(maxsize=1)
-def glyphless_font() -> Path:
-    """Path of the glyphless TrueType font (made on first use)."""
+def _glyphless_bytes() -> bytes:
     from fontTools.fontBuilder import FontBuilder
     from fontTools.misc.timeTools import timestampFromString
     from fontTools.pens.ttGlyphPen import TTGlyphPen
@@ -64,14 +65,44 @@ def glyphless_font() -> Path:
     fb.setupNameTable({"familyName": "GlyphLess", "styleName": "Regular"})
     fb.setupOS2(sTypoAscender=800, sTypoDescender=-200, usWinAscent=800, usWinDescent=200)
     fb.setupPost()
-    stamp = timestampFromString("Thu Jan  1 00:00:00 2026")   # fixed dates: the same PDF bytes every run
+    stamp = timestampFromString("Thu Jan  1 00:00:00 2026")   # fixed dates: the same bytes every run
     fb.updateHead(created=stamp, modified=stamp)
     fb.font.recalcTimestamp = False
-    fd, name = tempfile.mkstemp(prefix="ocr-glyphless-", suffix=".ttf")
+    buf = io.BytesIO()
+    fb.save(buf)
+    return buf.getvalue()
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is this user's file with exactly ``data`` in it (the temporary folder is shared:
+    a file someone else made under the name is never used)."""
+    try:
+        if hasattr(os, "getuid") and path.stat().st_uid != os.getuid():
+            return False
+        return path.read_bytes() == data
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=1)
+def glyphless_font() -> Path:
+    """Path of the glyphless TrueType font: ``ocr-glyphless-<hash>.ttf`` in the temporary folder, made by
+    the first process that needs it and kept for the next ones (23 KB). Where that name is taken by
+    another user's file, this process writes a private copy and removes it when it ends."""
+    data = _glyphless_bytes()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"ocr-glyphless-{digest}.ttf"
+    if _holds(path, data):
+        return path
+    fd, tmp = tempfile.mkstemp(prefix=f"ocr-glyphless-{digest}-", suffix=".ttf", dir=path.parent)
     with open(fd, "wb") as fh:
-        fb.save(fh)
-    atexit.register(_unlink, name)                          # a few hundred bytes; gone when the process ends
-    return Path(name)
+        fh.write(data)
+    try:
+        os.replace(tmp, path)                               # atomic: a process racing us writes the same bytes
+    except OSError:
+        atexit.register(_unlink, tmp)
+        return Path(tmp)
+    return path
 
 
 def _unlink(name: str) -> None:
