@@ -112,7 +112,6 @@ def test_searchable_pdf_text_comes_back_in_place():
         export([_page()], "pdf")
 
 
-
 def test_the_pdf_font_file_is_shared_and_outlives_a_killed_process(tmp_path):
     """Processes that end without running atexit (ocr-batch's workers on Ctrl-C) used to leave one
     randomly named font file each in the temporary folder; now every process uses the one file."""
@@ -131,6 +130,7 @@ def test_the_pdf_font_file_is_shared_and_outlives_a_killed_process(tmp_path):
     subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=False)
     assert (tmp_path / names[0]).read_bytes()[:4] == b"\x00\x01\x00\x00"      # a TrueType header again
     assert len(list(tmp_path.iterdir())) == 1
+
 
 XML_OK = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 
