@@ -1,6 +1,9 @@
 """pipeline.exporters and pipeline.pdf: every format parses back, escapes text and keeps the geometry."""
 import io
 import json
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -115,10 +118,6 @@ def test_searchable_pdf_text_comes_back_in_place():
 def test_the_pdf_font_file_is_shared_and_outlives_a_killed_process(tmp_path):
     """Processes that end without running atexit (ocr-batch's workers on Ctrl-C) used to leave one
     randomly named font file each in the temporary folder; now every process uses the one file."""
-    import os
-    import subprocess
-    import sys
-
     code = ("import os; from pipeline.pdf import glyphless_font; "
             "print(glyphless_font().name, flush=True); os._exit(130)")
     env = {**os.environ, "TMPDIR": str(tmp_path)}
