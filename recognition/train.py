@@ -79,6 +79,10 @@ class DataConfig:
                                             # weights (model.init) read worst; 0 = every line drawn alike
     synth_hard_scored: int = 100000         # how many synthetic lines (the first ones) are ranked for that
     synth_hard_top: float = 0.2             # the fraction of the ranked lines, by CTC loss per character, kept
+    separators: float = 0.0                 # share of each batch drawn from synthetic separator rows (typed rules
+                                            # ------, ***** TOTAL *****, dot leaders: synth.text "separator"), and a
+                                            # "separators" validation set of val_synth lines
+    separator_lines: int = 20000            # separator lines generated once and cached (seed synth_seed)
 
 
 @dataclass(frozen=True)
@@ -114,21 +118,23 @@ def load_config(file: str | Path) -> TrainConfig:
 
 # ---- data ---------------------------------------------------------------------------------------------
 def _synth_chunk(args) -> list[tuple[np.ndarray, str]]:
-    seed, start, count, cfg_file, chars, max_width = args
+    seed, start, count, cfg_file, chars, max_width, kind = args
     from synth.config import load as load_synth
     from synth.lines import LineGenerator
 
     gen = LineGenerator(load_synth(cfg_file).line, seed=seed, charset=chars)
     out = []
     for i in range(start, start + count):
-        s = gen.line(i)
+        s = gen.line(i, kind=kind)
         out.append((preprocess.resize_height(s.image, max_width), s.text))
     return out
 
 
 def synth_lines(n: int, seed: int, cfg_file: str, charset: Charset, max_width: int, workers: int,
-                cache_dir: Path | None = None, progress: bool = True) -> tuple[list[np.ndarray], list[str]]:
+                cache_dir: Path | None = None, progress: bool = True,
+                kind: str | None = None) -> tuple[list[np.ndarray], list[str]]:
     """``n`` synthetic lines (height 32, uint8) and texts; cached in ``cache_dir`` keyed by every input.
+    ``kind`` makes every line one string of that text kind (``LineGenerator.line(i, kind=...)``).
 
     A cache of fewer lines from the same inputs is extended, not drawn again: growing a run's synthetic
     set from 60,000 to 180,000 lines draws only the 120,000 new ones.
@@ -136,11 +142,12 @@ def synth_lines(n: int, seed: int, cfg_file: str, charset: Charset, max_width: i
     from tqdm import tqdm
 
     cfg_path = Path(cfg_file) if Path(cfg_file).is_file() else configs.path(cfg_file)
-    inputs = f"{seed}|{cfg_path.read_text()}|{charset.chars}|{max_width}"
+    inputs = f"{seed}|{cfg_path.read_text()}|{charset.chars}|{max_width}" + (f"|{kind}" if kind else "")
+    prefix = f"synth-{kind}_{seed}" if kind else f"synth_{seed}"
 
     def cache_file(count: int) -> Path:
         key = hashlib.sha1(f"{count}|{inputs}".encode()).hexdigest()[:12]
-        return cache_dir / f"synth_{seed}_{count}_{key}.npz"
+        return cache_dir / f"{prefix}_{count}_{key}.npz"
 
     cache = cache_file(n) if cache_dir else None
     if cache and cache.is_file():
@@ -149,15 +156,15 @@ def synth_lines(n: int, seed: int, cfg_file: str, charset: Charset, max_width: i
     # line i depends only on (seed, i): the largest smaller cache of the same inputs is this set's start
     items: list[tuple[np.ndarray, str]] = []
     if cache_dir and cache_dir.is_dir():
-        smaller = sorted(int(m.group(1)) for f in cache_dir.glob(f"synth_{seed}_*_*.npz")
-                         if (m := re.fullmatch(rf"synth_{seed}_(\d+)_\w+\.npz", f.name))
+        smaller = sorted(int(m.group(1)) for f in cache_dir.glob(f"{prefix}_*_*.npz")
+                         if (m := re.fullmatch(rf"{re.escape(prefix)}_(\d+)_\w+\.npz", f.name))
                          and int(m.group(1)) < n and f.name == cache_file(int(m.group(1))).name)
         if smaller:
             items = _load_lines(cache_file(smaller[-1]), smaller[-1])
     chunk = 500
-    jobs = [(seed, s, min(chunk, n - s), str(cfg_path), charset.chars, max_width)
+    jobs = [(seed, s, min(chunk, n - s), str(cfg_path), charset.chars, max_width, kind)
             for s in range(len(items), n, chunk)]
-    bar = tqdm(total=n, initial=len(items), desc="synth lines", unit="line", disable=not progress)
+    bar = tqdm(total=n, initial=len(items), desc=f"synth {kind or 'lines'}", unit="line", disable=not progress)
     if workers > 1:
         with get_context("spawn").Pool(workers) as pool:
             for part in pool.imap(_synth_chunk, jobs):
@@ -472,6 +479,10 @@ def val_sets(cfg: TrainConfig, charset: Charset, cache_dir: Path | None) -> dict
     if d.val_synth:
         imgs, texts = synth_lines(d.val_synth, d.val_seed, d.synth_config, charset, 4096, 1, cache_dir, False)
         sets["synth"] = (imgs, texts, False)
+        if d.separators:
+            imgs, texts = synth_lines(d.val_synth, d.val_seed, d.synth_config, charset, 4096, 1, cache_dir, False,
+                                      "separator")
+            sets["separators"] = (imgs, texts, False)
     for folder in d.real:
         name = Path(folder).name.lower()
         pages = pageset.split(pageset.read(folder), "val", Path(folder).name)
@@ -551,6 +562,13 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
         shares.append(d.synth_weight * d.synth_hard)
         sources.append(f"the {len(hard)} of the first {min(d.synth_hard_scored, len(imgs))} of those synthetic lines "
                        f"that the starting weights read worst, {d.synth_hard:.0%} of the synthetic draws")
+    if d.separators:
+        sep_imgs, sep_texts = synth_lines(d.separator_lines, d.synth_seed, d.synth_config, charset, d.max_width,
+                                          cfg.workers, cache, progress, "separator")
+        pools.append(LinePool(sep_imgs, sep_texts, "separators"))
+        shares.append(d.separators)
+        sources.append(f"synthetic separator rows (typed rules, labelled rules, dot leaders; seed {d.synth_seed}, "
+                       f"{len(sep_imgs)} lines)")
     batcher = Batcher(pools, shares, charset, cfg)
     cfg_dict = configs.to_dict(cfg)
     state = resume(last, cfg_dict, model, opt, sched, device)

@@ -21,6 +21,7 @@ from synth import config as synth_config
 from synth import pageset
 from synth.lines import LineGenerator
 from synth.pages import LAYOUTS, PageGenerator
+from synth.text import EXTRA_KINDS, KINDS
 
 # name -> (layout, seed, index, profile): the pages in samples/, reproducible with `ocr-synth samples`
 SAMPLES = {"letter": ("letter", 2024, 1, "scan"), "two_column": ("columns", 2024, 6, "clean"),
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             s.add_argument("--pageset", action="store_true", help="write each line as a page-set record "
                            "(image + JSON, one box spanning the image) so ocr-eval --crops can read them")
+            s.add_argument("--kind", choices=KINDS + EXTRA_KINDS, help="every line one string of this "
+                           "kind (separator: typed rules and dot leaders); default: mixed document lines")
     s = sub.add_parser("samples", help="write the sample pages (samples/)")
     s.add_argument("out", type=Path)
     s = sub.add_parser("sheet", help="write a contact sheet PNG of lines and pages")
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "lines" and args.pageset:
         gen = LineGenerator(cfg.line, seed=args.seed)
         for i in tqdm(range(args.start, args.start + args.count), desc="lines", unit="line"):
-            s = gen.line(i)
+            s = gen.line(i, kind=args.kind)
             h, w = s.image.shape
             rec = {"width": w, "height": h, "set": "synth-lines",
                    "lines": [{"box": [0, 0, w, h], "text": s.text, "ignore": False}]}
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         with open(args.out / "labels.jsonl", "a", encoding="utf-8") as fh:
             for i in tqdm(range(args.start, args.start + args.count), desc="lines", unit="line"):
-                s = gen.line(i)
+                s = gen.line(i, kind=args.kind)
                 name = f"{args.seed}_{i:07d}.png"
                 cv2.imwrite(str(args.out / name), s.image)
                 fh.write(json.dumps({"image": name, "text": s.text, "box": list(s.box)}, ensure_ascii=False) + "\n")

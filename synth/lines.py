@@ -47,7 +47,9 @@ class LineGenerator:
         self._cats, self._cat_p = cats, w / w.sum()
 
     def line(self, index: int, text: str | None = None, profile: str | None = None,
-             degrade: bool = True) -> LineSample:
+             degrade: bool = True, kind: str | None = None) -> LineSample:
+        """Line ``index`` of this seed; its string is ``text`` if given, else one string of ``kind`` (a
+        :class:`synth.text.TextSource` kind, e.g. ``"separator"``), else a mixed document line."""
         cfg, rng = self.cfg, np.random.default_rng([self.seed, int(index)])
         self.ts.rng = np.random.default_rng([self.seed, int(index), 1])
         self.ts.faker.seed_instance(self.seed * 1_000_003 + int(index))
@@ -55,7 +57,9 @@ class LineGenerator:
         font = self.book.pick(rng, cat, bold=rng.random() < 0.2, italic=rng.random() < 0.1)
         lo, hi = cfg.height
         size = int(round(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
-        s = self.ts.fit(text if text is not None else self.ts.line(cfg.max_chars), font.chars)
+        if text is None:
+            text = self.ts(kind, cfg.max_chars) if kind else self.ts.line(cfg.max_chars)
+        s = self.ts.fit(text, font.chars)
         if not s:
             s = self.ts.fit("0", font.chars) or "0"
         pil = font.font(size)

@@ -19,11 +19,14 @@ import numpy as np
 
 import configs
 
-__all__ = ["TextSource", "KINDS"]
+__all__ = ["TextSource", "KINDS", "EXTRA_KINDS"]
 
 KINDS = ("words", "sentence", "name", "address", "company", "date", "time", "money", "percent", "phone",
          "email", "url", "code", "sku", "punct", "heading", "mixed", "number", "field")
 _KIND_WEIGHTS = np.array([14, 14, 6, 6, 5, 6, 3, 8, 3, 4, 3, 2, 5, 3, 4, 4, 3, 4, 8], float)
+# kinds a caller asks for by name and the random mix never draws: adding them to KINDS would change every
+# seed's text stream, and with it the synthetic test lines (recognizer training mixes them in by share)
+EXTRA_KINDS = ("separator",)
 _EPOCH, _DATE_DAYS = datetime.date(1970, 1, 1), (datetime.date(2026, 1, 1) - datetime.date(1970, 1, 1)).days
 _FIXUP = {"i": "I", "i'm": "I'm", "i've": "I've", "i'll": "I'll", "i'd": "I'd", "u.s": "U.S.", "u.k": "U.K."}
 _ASCII = {"€": "EUR", "£": "GBP", "¥": "JPY", "©": "(c)", "®": "(R)", "°": "o", "±": "+/-", "×": "x",
@@ -43,6 +46,8 @@ _PUNCT = ("({a}; see p. {n})", "{a}, {b} & {c}", "\"{a}\" - {b}!", "{a}/{b}/{c}"
           "{a}: {n} x @ {m} = {k}", "*** {A} ***", "N/A", "{a}... {b}", "{a} (ref. #{n})", "<{a}>",
           "{a} + {b} = {c}", "'{a}' {b}'s", "#{n}-{n2}", "{a} | {b} | {c}", "{A}: {n}%", "{a}_{b}@{c}",
           "({n}) {a}, {b}.", "~{n} {a}", "= {A} =", "{a}; {b}: {c}.", "{A}!!")
+_SEP_CHARS = tuple("-=*._#~+:")
+_SEP_P = np.array([25, 15, 15, 15, 10, 5, 5, 5, 5], float) / 100
 
 
 @functools.lru_cache(maxsize=1)
@@ -229,6 +234,27 @@ class TextSource:
         value = self._pick((self.date, self.money, self.code, self.name, self.phone, self.time, self.number))()
         sep = self._pick((": ", ": ", " ", " : ", ":"))
         return f"{label.upper() if self._p(0.3) else label}{sep}{value}"
+
+    def separator(self) -> str:
+        """A typed separator row as receipts and forms print them: a run of one symbol (``----------``),
+        spaced (``= = = =``), around a label (``***** GST Summary *****``) or as a dot leader
+        (``TOTAL AMT.......... RM 12.30``). One of :data:`EXTRA_KINDS`: ``ts("separator")``."""
+        ch = _SEP_CHARS[int(self.rng.choice(len(_SEP_CHARS), p=_SEP_P))]
+        r, k = self.rng.integers, self.rng.random()
+        if k < 0.4:
+            return ch * int(r(3, 60))
+        if k < 0.55:
+            return " ".join([ch] * int(r(3, 30)))
+        if k < 0.8:
+            label = self._pick((self.heading, lambda: self._pick(_LABELS), lambda: self._pick(_LABELS).upper()))()
+            run = ch * int(r(2, 16))
+            gap = " " if self._p(0.7) else ""
+            return f"{run}{gap}{label}{gap}{run}" if self._p(0.8) else f"{label}{gap}{run}"
+        label = self._pick(_LABELS)
+        label = label.upper() if self._p(0.5) else label
+        lead = self._pick((".", ".", ".", "-", "_", " ."))
+        value = self._pick((self.money, self.number, self.date, lambda: ""))()
+        return f"{label}{lead * int(r(3, 30))} {value}".strip()
 
     # ---- public --------------------------------------------------------------------------------------
     def of_kind(self, kind: str) -> str:

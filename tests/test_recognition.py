@@ -1,6 +1,7 @@
 """Recognizer: charset, CTC decoding, batching/masking, weight files, training (tiny), public API."""
 import argparse
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -463,6 +464,25 @@ def test_synthetic_cache_grows_by_drawing_only_the_new_lines(tmp_path, monkeypat
     assert all(np.array_equal(a, b) for a, b in zip(reread[0], fresh[0]))
     tr.synth_lines(4, 5, "synth/default.yaml", cs, 300, 1, tmp_path, False)
     assert drawn == [(0, 4)]                                # another max_width: nothing cached is reused
+
+
+def test_separator_rows_are_cached_apart_trained_on_and_validated(tmp_path):
+    from dataclasses import replace
+
+    import recognition.train as tr
+
+    cs = Charset.from_file()
+    plain = tr.synth_lines(4, 5, "synth/default.yaml", cs, 256, 1, tmp_path, False)
+    seps = tr.synth_lines(4, 5, "synth/default.yaml", cs, 256, 1, tmp_path, False, "separator")
+    assert sorted(p.name.split("_")[0] for p in tmp_path.glob("*.npz")) == ["synth", "synth-separator"]
+    assert seps[1] != plain[1] and all(re.search(r"([-=*._#~+:])(?: ?\1)+", t) for t in seps[1]), seps[1]
+    assert tr.synth_lines(4, 5, "synth/default.yaml", cs, 256, 1, tmp_path, False, "separator")[1] == seps[1]
+    cfg = _tiny_cfg(tmp_path, steps=4)
+    cfg = replace(cfg, data=replace(cfg.data, separators=0.5, separator_lines=16), val_every=4)
+    metrics = tr.train(cfg, tmp_path / "run", progress=False)
+    assert set(metrics) == {"synth", "separators"}
+    _, _, prov = weightfile.load(tmp_path / "run" / "final.pt")
+    assert any(s.startswith("synthetic separator rows") and "16 lines" in s for s in prov["data"]), prov["data"]
 
 
 def test_line_cache_is_streamed_in_bands_into_the_npz_savez_would_write(tmp_path):

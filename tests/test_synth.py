@@ -1,4 +1,6 @@
 """Geometry and determinism of the synthetic generator (hermetic: Pillow's font when none is installed)."""
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from synth import fonts as fontmod
 from synth.config import LineConfig, PageConfig
 from synth.lines import LineGenerator
 from synth.pages import LAYOUTS, PageGenerator
-from synth.text import KINDS, TextSource
+from synth.text import EXTRA_KINDS, KINDS, TextSource
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +192,6 @@ def test_display_fonts_with_hollow_or_boxed_glyphs_are_skipped():
 def test_text_source_kinds_and_charset():
     ts = TextSource(1)
     cs = set(configs.read_charset())
-    import re
     for k in KINDS:
         for _ in range(20):
             s = ts(k)
@@ -198,8 +199,23 @@ def test_text_source_kinds_and_charset():
     assert all(re.search(r"\d", ts("money")) for _ in range(20))
     assert all("@" in ts("email") for _ in range(20))
     assert all(re.search(r"\d", ts("date")) for _ in range(20))
-    assert all(ts("heading") in (ts("heading").upper(),) or True for _ in range(1))
+    assert all(h == h.upper() or h == h.title() for h in (ts("heading") for _ in range(50)))
     assert [TextSource(4).line() for _ in range(1)] == [TextSource(4).line()]
+
+
+_SEP_RUN = re.compile(r"([-=*._#~+:])(?: ?\1)+")   # one symbol twice or more, maybe spaced
+
+
+def test_separator_rows_are_asked_for_by_name_and_never_change_the_random_mix():
+    # the random mix (and so every seed's synthetic lines, the test lines included) stays as it was
+    assert "separator" in EXTRA_KINDS and "separator" not in KINDS
+    ts, cs = TextSource(2), set(configs.read_charset())
+    rows = [ts("separator") for _ in range(300)]
+    assert all(r and set(r) <= cs and len(r) <= 80 and _SEP_RUN.search(r) for r in rows), rows[:5]
+    assert sum(r == r[0] * len(r) for r in rows) > 60                 # bare runs: ------, ======
+    assert sum(bool(re.search(r"[A-Za-z]{2}", r)) for r in rows) > 60   # labelled: *** TOTAL ***, leaders
+    s = LineGenerator(seed=4, allow_fallback_fonts=True).line(0, kind="separator")
+    assert _SEP_RUN.search(s.text) and s.image.min() < 128 and s.image.max() > 128
 
 
 def test_fit_maps_typographic_characters_to_ascii():
