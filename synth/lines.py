@@ -4,7 +4,9 @@
 receipt, typewriter; bold/italic), a size (small sizes common, as on 100-dpi faxes), a string from
 :class:`synth.text.TextSource`, optional clutter a real line crop carries (cut-off ink of the lines above
 and below, an underline or a table rule), a crop with random margins, a small residual rotation and a
-degradation profile, redrawn while the result would be unreadable (``LineConfig.min_contrast``). The image is gray ``uint8``; ``box`` is the text's ink box in image pixels.
+degradation profile, redrawn while the result would be unreadable (``LineConfig.min_contrast``). The image is
+gray ``uint8``; ``box`` is the text's ink box in image pixels (for a row of symbols alone, ``-----``, the box
+of a line of type of its size: capital height and descenders, as a detector would box it).
 """
 from __future__ import annotations
 
@@ -76,6 +78,10 @@ class LineGenerator:
         if line is None:
             raise RuntimeError(f"could not render {s!r} in {font.path} at {size}px")
         x0, y0, x1, y1 = line.box
+        if not any(c.isalnum() for c in s):
+            # a row of symbols (------, *****, ____) has a thin ink box, but a detector's box around it, and so
+            # the crop a recognizer gets, is as tall as a line of type: box it as if it held capitals and descenders
+            y0, y1 = min(y0, int(base - 0.7 * size)), max(y1, int(np.ceil(base + 0.2 * size)))
         th = max(1, y1 - y0)
         lead = size * rng.uniform(1.05, 1.5)
         if rng.random() < cfg.neighbours:  # ink of the lines above/below reaching into the crop
