@@ -143,6 +143,8 @@ class Detector:
         for ln in lines:
             q = ln.quad / np.array([sx, sy])
             q[:, 0], q[:, 1] = q[:, 0].clip(0, w), q[:, 1].clip(0, h)
+            if np.ptp(q[:, 0]) < 1 or np.ptp(q[:, 1]) < 1:
+                continue                     # it lies outside the image (a chain in the edge's padding): no text
             out.append(DetectedLine(q, ln.score))
         return out, boxes / np.array([sx, sy, sx, sy]), scores
 

@@ -84,6 +84,9 @@ def reading_order(boxes, cfg: LayoutConfig = LayoutConfig()) -> list[int]:
     trimmed = boxes.copy()
     trimmed[:, 1] += cfg.trim * h
     trimmed[:, 3] -= cfg.trim * h
+    mid = (boxes[:, 1] + boxes[:, 3]) / 2       # a box under 1 px tall (a line clipped at the image edge)
+    trimmed[:, 1] = np.minimum(trimmed[:, 1], mid)  # would come out inverted: it keeps its centre
+    trimmed[:, 3] = np.maximum(trimmed[:, 3], mid)
     return _xy(np.arange(len(boxes)), boxes, trimmed, unit, cfg)
 
 
@@ -98,12 +101,12 @@ def _xy(ids: np.ndarray, boxes: np.ndarray, trimmed: np.ndarray, unit: float, cf
             if not _is_table(boxes, left, right, cfg):
                 cuts.append((width, 0, pos))
     cuts += [(width, 1, pos) for width, pos in _gaps(t[:, 1], t[:, 3])]
-    if not cuts:                                                     # one row (or a tangle): left to right,
-        centre = (b[:, 1] + b[:, 3]) / 2                            # top to bottom where they do not overlap
-        return [int(ids[i]) for i in _row_sort(b, centre, cfg)]
-    _, axis, pos = max(cuts)
-    lo = (b[:, 2] <= pos) if axis == 0 else (t[:, 3] <= pos)
-    return _xy(ids[lo], boxes, trimmed, unit, cfg) + _xy(ids[~lo], boxes, trimmed, unit, cfg)
+    for _, axis, pos in sorted(cuts, reverse=True):                  # the widest cut that splits the lines
+        lo = (b[:, 2] <= pos) if axis == 0 else (t[:, 3] <= pos)
+        if lo.any() and not lo.all():                                # (one that does not would recurse forever)
+            return _xy(ids[lo], boxes, trimmed, unit, cfg) + _xy(ids[~lo], boxes, trimmed, unit, cfg)
+    centre = (b[:, 1] + b[:, 3]) / 2                                # one row (or a tangle): left to right,
+    return [int(ids[i]) for i in _row_sort(b, centre, cfg)]         # top to bottom where they do not overlap
 
 
 def _row_sort(b: np.ndarray, centre: np.ndarray, cfg: LayoutConfig) -> list[int]:

@@ -283,6 +283,23 @@ def test_detector_maps_lines_back_to_the_input_pixels(monkeypatch):
     assert line.score == pytest.approx(1 / (1 + math.exp(-5.0)))     # softmax of (0, 5)
 
 
+def test_detector_drops_lines_that_lie_outside_the_image(monkeypatch):
+    from detection import predictor
+
+    det = predictor.Detector(_fake_ctpn(), predictor.DetectorConfig(line_height=18))
+    xs = np.arange(48.0, 160.0, 16.0)
+
+    def row(y0):
+        return np.stack([xs, np.full_like(xs, y0), xs + 16, np.full_like(xs, y0 + 16)], 1)
+
+    boxes = np.concatenate([row(-40.0), row(32.0)])      # a chain above the image's top edge, one inside it
+    monkeypatch.setattr(det, "proposals", lambda img: (boxes, np.full(len(boxes), 0.99), None, (1.0, 1.0)))
+    lines = det(np.full((160, 240, 3), 255, np.uint8))
+    # clipped to the image, the outside chain would be a line 0 px tall at y = 0 (FUNSD 716552.png had two,
+    # read as garbage, and they sent the reading order into endless recursion)
+    assert len(lines) == 1 and lines[0].box[1] == pytest.approx(32) and lines[0].box[3] == pytest.approx(48)
+
+
 def test_shipped_detector_finds_the_same_lines_in_bf16():
     import cv2
 

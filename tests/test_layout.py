@@ -64,6 +64,13 @@ def test_lines_touching_through_descenders_still_read_top_to_bottom():
     assert reading_order(boxes) == [0, 1, 2, 3, 4]
 
 
+def test_lines_less_than_a_pixel_tall_do_not_send_the_xy_cut_round_forever():
+    # two lines clipped to 0 px at the image's top edge (FUNSD 716552.png): their trimmed spans came out
+    # inverted, the widest cut left every line on one side, and the recursion never ended
+    boxes = [[276, 0, 301, 0], [241, 0, 396, 0], [276, 160, 316, 170]]
+    assert reading_order(boxes) == [1, 0, 2]
+
+
 def test_empty_page():
     assert reading_order([]) == []
     assert group([], []) == ([], [])
