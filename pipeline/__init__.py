@@ -192,10 +192,15 @@ def resolve_precision(precision: str, device: str = "cpu") -> str:
     return "bf16" if device == "cpu" and amx is not None and amx() else "fp32"
 
 
-def load(config: str | Path | None = None, device: str = "cpu", threads: int | None = None) -> OCR:
+def load(config: str | Path | None = None, device: str = "cpu", threads: int | None = None,
+         min_confidence: float | None = None) -> OCR:
     """Build the OCR system from the shipped weights and ``config`` (default ``configs/default.yaml``);
     ``device`` = ``"cpu"`` or ``"cuda"``, ``threads`` = torch CPU threads (default: torch's). The networks
-    run in the config's ``runtime.precision`` (:func:`resolve_precision`)."""
+    run in the config's ``runtime.precision`` (:func:`resolve_precision`). ``min_confidence``, when given,
+    replaces the config's ``layout.min_confidence``: lines read less confidently are left off the page
+    (0 keeps every line)."""
+    from dataclasses import replace
+
     import torch
 
     from detection.predictor import Detector
@@ -204,6 +209,8 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
     from recognition.predictor import Recognizer
 
     cfg = load_config(config)
+    if min_confidence is not None:
+        cfg = replace(cfg, layout=replace(cfg.layout, min_confidence=float(min_confidence)))
     rec_path, det_path = recognition.weights_path(), detection.weights_path()
     if rec_path is None and det_path is None:
         raise NoWeightsError("no weights yet: this build ships no trained detector or recognizer "

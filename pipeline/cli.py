@@ -12,16 +12,21 @@ from pathlib import Path
 __all__ = ["ocr_page", "ocr_batch", "ocr_train", "ocr_eval", "ocr_synth"]
 
 
+_MIN_CONFIDENCE_HELP = ("leave off lines read less confidently than C, 0 to 1 (default: the config's "
+                        "layout.min_confidence, 0.5 as shipped; 0 keeps every line)")
+
+
 def _fail(prog: str, msg: str, code: int) -> int:
     print(f"{prog}: {msg}", file=sys.stderr)
     return code
 
 
-def _load_pipeline(prog: str, device: str = "cpu", config: str | None = None, threads: int | None = None):
+def _load_pipeline(prog: str, device: str = "cpu", config: str | None = None, threads: int | None = None,
+                   min_confidence: float | None = None):
     import pipeline
 
     try:
-        return pipeline.load(config=config, device=device, threads=threads), 0
+        return pipeline.load(config=config, device=device, threads=threads, min_confidence=min_confidence), 0
     except pipeline.NoWeightsError as exc:
         return None, _fail(prog, str(exc), 3)
     except (ValueError, FileNotFoundError) as exc:
@@ -50,6 +55,7 @@ def ocr_page(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for the networks")
     ap.add_argument("--config", help="pipeline YAML (default: configs/default.yaml)")
+    ap.add_argument("--min-confidence", type=float, default=None, metavar="C", help=_MIN_CONFIDENCE_HELP)
     args = ap.parse_args(argv)
     from pipeline.exporters import export, file_date, format_of, write_atomic
 
@@ -68,7 +74,7 @@ def ocr_page(argv: list[str] | None = None) -> int:
         print(f"ocr-page: {p}: {'is a folder, not an image' if Path(p).is_dir() else 'no such file'}", file=sys.stderr)
     if len(missing) == len(args.inputs):
         return 2
-    ocr, code = _load_pipeline("ocr-page", args.device, args.config, args.threads)
+    ocr, code = _load_pipeline("ocr-page", args.device, args.config, args.threads, args.min_confidence)
     if ocr is None:
         return code
     import pipeline
@@ -153,6 +159,7 @@ def ocr_batch(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads in all (split among workers)")
     ap.add_argument("--config", help="pipeline YAML (default: configs/default.yaml)")
+    ap.add_argument("--min-confidence", type=float, default=None, metavar="C", help=_MIN_CONFIDENCE_HELP)
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
@@ -166,7 +173,7 @@ def ocr_batch(argv: list[str] | None = None) -> int:
     except batch.BatchError as exc:
         return _fail("ocr-batch", str(exc), 2)
     ocr, code = _load_pipeline("ocr-batch", args.device, args.config,
-                               args.threads if args.workers == 1 else 1)
+                               args.threads if args.workers == 1 else 1, args.min_confidence)
     if ocr is None:
         return code
     import pipeline
@@ -179,7 +186,8 @@ def ocr_batch(argv: list[str] | None = None) -> int:
     try:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         report = batch.run_batch(jobs, args.out_dir, ocr if args.workers == 1 else None, args.workers, args.overwrite,
-                                 load_args=(args.config, args.device, per_worker), progress=not args.quiet)
+                                 load_args=(args.config, args.device, per_worker, args.min_confidence),
+                                 progress=not args.quiet)
     except OSError as exc:
         return _fail("ocr-batch", f"cannot write to {args.out_dir}: {exc.strerror or exc}", 2)
     print(f"ocr-batch: {report.converted} converted ({report.pages} pages), {report.skipped} already done, "

@@ -41,6 +41,12 @@ class LayoutConfig:
     block_gap: float = 1.0      # largest vertical gap (line heights) between rows of one block
     trim: float = 0.2           # share of each line's height ignored at top and bottom in projections
                                 # (ascenders and descenders of tight leading touch the next line)
+    min_confidence: float = 0.5  # lines read less confidently are left off the page: nearly all are
+                                # rules, stamps, logos and scanner edges the detector took for text
+
+    def __post_init__(self):
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be within 0 and 1, got {self.min_confidence}")
 
 
 def _heights(boxes: np.ndarray) -> np.ndarray:
@@ -224,9 +230,10 @@ def assemble(shape: tuple[int, int], quads: list, quads_up: list, strips: list[L
              cfg: LayoutConfig = LayoutConfig(), source: str | None = None, page: int = 0, angle: float = 0.0) -> Page:
     """The :class:`Page` of one image of ``shape`` (H, W). ``quads[i]`` is a line in the image's pixels,
     ``quads_up[i]`` the same line on the upright page (reading order is decided there), ``strips[i]`` its
-    crop and ``reads[i]`` the recognizer's reading. Lines read as empty are dropped; the rest get ids in
-    reading order, words, rows and blocks; boxes are in the image's pixels."""
-    keep = [i for i, r in enumerate(reads) if r.text.strip()]
+    crop and ``reads[i]`` the recognizer's reading. Lines read as empty or with a confidence below
+    ``cfg.min_confidence`` are dropped; the rest get ids in reading order, words, rows and blocks; boxes
+    are in the image's pixels."""
+    keep = [i for i, r in enumerate(reads) if r.text.strip() and r.confidence >= cfg.min_confidence]
     q_page = [np.asarray(quads[i], np.float64) for i in keep]
     boxes = np.array([[*q.min(0), *q.max(0)] for q in q_page], np.float64).reshape(-1, 4)
     up = np.array([[*np.min(quads_up[i], 0), *np.max(quads_up[i], 0)] for i in keep], np.float64).reshape(-1, 4)

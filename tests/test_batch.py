@@ -180,3 +180,27 @@ def test_a_killed_batch_resumes_without_partial_outputs_or_repeats(tmp_path):
     assert sorted(p.name for p in out.iterdir() if p.name != batch.REPORT) == names
     for n in names:                                  # PDFs too: their date is the input file's
         assert (out / n).read_bytes() == (ref / n).read_bytes(), n
+
+
+def test_ocr_batch_hands_the_confidence_floor_to_every_worker(tree, tmp_path, monkeypatch):
+    import pipeline
+    from pipeline import cli
+
+    loads, runs = [], []
+
+    def fake_load(config=None, device="cpu", threads=None, min_confidence=None):
+        loads.append(min_confidence)
+        return FakeOCR()
+
+    def fake_run(jobs, out_dir, ocr, workers, overwrite, load_args, progress):
+        runs.append(load_args)
+        batch._init_worker(*load_args)                   # what each worker process runs first
+        return batch.BatchReport()
+
+    monkeypatch.setattr(pipeline, "load", fake_load)
+    monkeypatch.setattr(batch, "run_batch", fake_run)
+    assert cli.ocr_batch([str(tree), str(tmp_path / "out"), "--workers", "2", "--min-confidence", "0.2",
+                          "--quiet"]) == 0
+    assert loads == [0.2, 0.2] and runs[0][3] == 0.2
+    assert cli.ocr_batch([str(tree), str(tmp_path / "out2"), "--quiet"]) == 0
+    assert loads[2:] == [None, None]                     # not given: the config's layout.min_confidence

@@ -137,3 +137,31 @@ def test_assemble_orders_lines_and_maps_words_to_the_page():
     assert p.text == "Hi\n\nTotal 9" and len(p.blocks) == 2 and p.blocks[1].lines == [1]
     assert (p.width, p.height, p.source) == (800, 300, "x.png")
     assert type(p).from_dict(p.to_dict()).to_dict() == p.to_dict()
+
+
+def test_assemble_leaves_off_lines_read_below_the_confidence_floor():
+    from types import SimpleNamespace as NS
+
+    import pytest
+
+    from pipeline.layout import LayoutConfig, assemble
+
+    page = np.full((300, 800), 255, np.uint8)
+    quads = [np.array([[100, 40], [500, 40], [500, 70], [100, 70]], float),
+             np.array([[100, 100], [500, 100], [500, 130], [100, 130]], float),    # a rule read as garbage
+             np.array([[100, 160], [500, 160], [500, 190], [100, 190]], float)]
+    strips = [crop_line(page, q) for q in quads]
+
+    def read(text, conf):
+        return NS(text=text, confidence=conf, char_x=[4.0 * i for i in range(len(text))],
+                  char_conf=[conf] * len(text), rotation=0)
+
+    reads = [read("Invoice", 0.97), read("MAMMAAM", 0.31), read("Total", 0.5)]
+    p = assemble(page.shape, quads, quads, strips, reads)
+    assert LayoutConfig().min_confidence == 0.5                 # the default: PaddleOCR's drop_score too
+    assert [ln.text for ln in p.lines] == ["Invoice", "Total"]  # 0.5 itself is kept
+    assert [ln.id for ln in p.lines] == [0, 1] and "MAMM" not in p.text
+    everything = assemble(page.shape, quads, quads, strips, reads, LayoutConfig(min_confidence=0.0))
+    assert [ln.text for ln in everything.lines] == ["Invoice", "MAMMAAM", "Total"]
+    with pytest.raises(ValueError, match="min_confidence"):
+        LayoutConfig(min_confidence=1.5)

@@ -187,3 +187,22 @@ def test_ocr_batch_converts_a_folder_and_lists_failures(tmp_path, capsys):
     assert report["converted"] == 1 and [f["input"] for f in report["failed"]] == ["broken.png"]
     assert "broken.png" in capsys.readouterr().err
     assert ocr_batch([str(src), str(src / "sub" / "o")]) == 2                # output inside input: refused
+
+
+def test_lines_read_below_the_confidence_floor_are_left_off_unless_asked_for(tmp_path, capsys):
+    # samples/form.jpg: its dashed fill rules and a stamp are found as lines and read as garbage
+    # ("wawaw", "=****owews.ew...") at confidence 0.1-0.5; its printed and typed text reads above 0.5
+    kept, every = tmp_path / "kept.json", tmp_path / "every.json"
+    assert ocr_page(["samples/form.jpg", "-o", str(kept)]) == 0
+    assert ocr_page(["samples/form.jpg", "-o", str(every), "--min-confidence", "0"]) == 0
+    kept, every = json.loads(kept.read_text())["lines"], json.loads(every.read_text())["lines"]
+    assert all(ln["confidence"] >= 0.5 for ln in kept)
+    low = [ln["text"] for ln in every if ln["confidence"] < 0.5]
+    assert len(low) >= 5 and len(kept) == len(every) - len(low)
+    assert sorted(ln["text"] for ln in kept) == sorted(ln["text"] for ln in every if ln["confidence"] >= 0.5)
+    assert _tok_f("\n".join(ln["text"] for ln in kept), _gt("form")) > _tok_f(
+        "\n".join(ln["text"] for ln in every), _gt("form"))
+    capsys.readouterr()
+    assert ocr_page(["samples/form.jpg", "--min-confidence", "1.5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "min_confidence" in err
