@@ -7,7 +7,7 @@ and optionally the lines the shipped detector finds on those pages, cut exactly 
 them and labelled from the boxes they cover cleanly (``data.rows``, :func:`pipeline.evaluate.row_text`).
 Sets listed in ``case_blind`` (SROIE: all upper-case labels) train through a case-folded CTC loss: an
 upper-case letter's score is the log-sum of both cases' scores, so those labels teach letter shapes but
-never letter case.
+never letter case (:func:`case_fold`: stages up to 21 trained with a fold that taught upper case).
 
 Loop: width-bucketed variable-width batches (similar widths drawn together, batch size capped by a pixel
 budget), augmentation, CTC with infinite losses zeroed, AdamW with warmup + cosine decay, gradient-norm
@@ -384,27 +384,46 @@ class Batcher:
 
 
 # ---- loss ---------------------------------------------------------------------------------------------
-def case_fold(lp: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tensor:
-    """Log-probs (T,B,C) where each upper-case class scores both cases: ``log(p_upper + p_lower)``."""
+def case_fold(logits: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tensor:
+    """Log-probabilities (T,B,C) for labels that carry no case, from logits (T,B,C): each upper-case class
+    scores both cases, ``log(p_upper + p_lower)``, and the lower-case class scores nothing (about -1e4), so
+    the folded distribution still sums to one.
+
+    torch's ``ctc_loss`` needs that: its gradient is ``exp(log_probs)`` minus the label's occupancy, right
+    only for a normalized input. Scoring both cases on top of the full softmax (stages up to 21) left each
+    lower-case class's own probability in, and the loss sent it down like a wrong letter's: the "case-blind"
+    labels taught upper case, and SROIE's lower-case print came out as ``PRICE``, ``ROUNdING`` (r and d, whose
+    shapes differ most, held out). The merged class's gradient is also split evenly between the two cases'
+    logits (the value is the log-sum, the gradient that of their mean), so these labels never move which
+    case a letter takes; the marginal's own gradient would favour whichever case the model already prefers.
+    """
     if not pairs:
-        return lp
-    up = torch.tensor([u for u, _ in pairs], device=lp.device)
-    lo = torch.tensor([low for _, low in pairs], device=lp.device)
-    out = lp.clone()
-    out[..., up] = torch.logaddexp(lp[..., up], lp[..., lo])
-    return out
+        return logits.log_softmax(-1)
+    up = torch.tensor([u for u, _ in pairs], device=logits.device)
+    lo = torch.tensor([low for _, low in pairs], device=logits.device)
+    zu, zl = logits[..., up], logits[..., lo]
+    mean = (zu + zl) / 2
+    z = logits.clone()
+    z[..., up] = mean + (torch.logaddexp(zu, zl) - mean).detach()
+    z[..., lo] = -1e4
+    return z.log_softmax(-1)
 
 
 def ctc_per_line(logits: torch.Tensor, widths: torch.Tensor, labels: list[list[int]], blind: torch.Tensor,
                  pairs: list[tuple[int, int]], blank: int = 0) -> torch.Tensor:
     """CTC loss of each line of a batch divided by its label length (B,); an infinite loss (label longer than
-    the steps allow) is zeroed. Padded timesteps past a line's width are left out."""
-    lp = logits.float().log_softmax(-1)                          # T,B,C
+    the steps allow) is zeroed. Padded timesteps past a line's width are left out. Rows flagged in ``blind``
+    score through :func:`case_fold`, their lower-case label letters as the upper-case ones."""
+    logits = logits.float()
+    lp = logits.log_softmax(-1)                                  # T,B,C
+    if blind.any() and pairs:
+        upper = {low: u for u, low in pairs}
+        labels = [[upper.get(c, c) for c in lb] if b else lb for lb, b in zip(labels, blind.tolist())]
     in_len = (widths // 4 + 1).clamp(max=lp.shape[0]).to(lp.device)
     tgt_len = torch.tensor([len(lb) for lb in labels], device=lp.device)
     targets = torch.tensor([c for lb in labels for c in lb], device=lp.device)
     if blind.any():
-        lp = torch.where(blind.to(lp.device)[None, :, None], case_fold(lp, pairs), lp)
+        lp = torch.where(blind.to(lp.device)[None, :, None], case_fold(logits, pairs), lp)
     per = nn.functional.ctc_loss(lp, targets, in_len, tgt_len, blank=blank, reduction="none", zero_infinity=True)
     return per / tgt_len.clamp(min=1)
 

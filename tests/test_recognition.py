@@ -435,13 +435,35 @@ def test_shipped_weights_are_small_and_describe_themselves():
 
 
 # ---- training -----------------------------------------------------------------------------------------
-def test_case_fold_scores_both_cases():
+def test_case_fold_scores_both_cases_and_stays_normalized():
     from recognition.train import case_fold
 
     cs = Charset("Aab")
-    lp = torch.log(torch.tensor([[[0.1, 0.2, 0.6, 0.1]]]))    # T=1,B=1: blank, A, a, b
-    f = case_fold(lp, cs.case_pairs())
-    assert f.exp()[0, 0].tolist() == pytest.approx([0.1, 0.8, 0.6, 0.1])
+    z = torch.log(torch.tensor([[[0.1, 0.2, 0.6, 0.1]]]))     # T=1,B=1: blank, A, a, b
+    f = case_fold(z, cs.case_pairs()).exp()[0, 0]
+    assert f.tolist() == pytest.approx([0.1, 0.8, 0.0, 0.1], abs=1e-6) and f.sum().item() == pytest.approx(1.0)
+
+
+def test_case_blind_labels_teach_neither_case():
+    # one frame, label "A"; the frame leans to "a" (0.5) over "A" (0.3). A case-blind row must cost
+    # -log(0.3 + 0.5) and its gradient must move both cases' logits alike. The fold of stages up to 21
+    # (log-sum put over the full softmax) gave the same loss, but torch's ctc_loss gradient, exp(log_probs)
+    # minus occupancy, then pushed "a" down (+0.125) and "A" up (-0.225): it taught upper case.
+    from recognition.train import ctc_per_line
+
+    cs = Charset("Aab")                                       # classes: blank, A, a, b
+    logits = torch.log(torch.tensor([[0.1, 0.3, 0.5, 0.1]] * 3)).reshape(1, 3, 4)
+    widths, blind = torch.tensor([0, 0, 0]), torch.tensor([False, True, True])
+    z = logits.clone().requires_grad_(True)
+    loss = ctc_per_line(z, widths, [[1], [1], [2]], blind, cs.case_pairs(), cs.blank)  # row 3's label: "a"
+    loss.sum().backward()
+    g = z.grad[0]
+    assert loss[0].item() == pytest.approx(-np.log(0.3))      # a row with case: plain CTC
+    assert loss[1].item() == pytest.approx(-np.log(0.8)) and loss[2].item() == pytest.approx(-np.log(0.8))
+    assert g[0].tolist() == pytest.approx([0.1, -0.7, 0.5, 0.1], abs=1e-5)   # softmax minus one-hot
+    for row in (1, 2):
+        # d(-log(p_A + p_a)) = p - [0, 0.3, 0.5, 0]/0.8, the pair's share then split evenly: -0.2 / 2 each
+        assert g[row].tolist() == pytest.approx([0.1, -0.1, -0.1, 0.1], abs=1e-5)
 
 
 def test_synthetic_cache_grows_by_drawing_only_the_new_lines(tmp_path, monkeypatch):
