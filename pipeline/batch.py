@@ -221,9 +221,9 @@ def _worker_task(job: Job, chunk: int) -> tuple[int, str | None]:
 def run_batch(jobs: list[Job], out_dir: Path, ocr=None, workers: int = 1, overwrite: bool = False, chunk: int = 4,
               load_args: tuple = (None, "cpu", None), progress: bool = True, init=None) -> BatchReport:
     """Convert ``jobs``; ``ocr`` is the loaded pipeline for ``workers == 1``, ``load_args`` = (config,
-    device, threads per worker[, min_confidence]) for workers, each of which runs ``init(*load_args)`` first (default: load
-    the pipeline; a module-level function, so spawned workers can import it). Returns the report, also
-    written to ``OUT_DIR``."""
+    device, threads per worker[, min_confidence]) for workers, each of which runs ``init(*load_args)``
+    first (default: load the pipeline; a module-level function, so spawned workers can import it).
+    Returns the report, also written to ``OUT_DIR``."""
     from tqdm import tqdm
 
     report = BatchReport()

@@ -392,7 +392,7 @@ def case_fold(logits: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tenso
     torch's ``ctc_loss`` needs that: its gradient is ``exp(log_probs)`` minus the label's occupancy, right
     only for a normalized input. Scoring both cases on top of the full softmax (stages up to 21) left each
     lower-case class's own probability in, and the loss sent it down like a wrong letter's: the "case-blind"
-    labels taught upper case, and SROIE's lower-case print came out as ``PRICE``, ``ROUNdING`` (r and d, whose
+    labels taught upper case, and SROIE's lower-case print came out as ``PrICE``, ``ROUNdING`` (r and d, whose
     shapes differ most, held out). The merged class's gradient is also split evenly between the two cases'
     logits (the value is the log-sum, the gradient that of their mean), so these labels never move which
     case a letter takes; the marginal's own gradient would favour whichever case the model already prefers.

@@ -190,7 +190,7 @@ def test_ocr_batch_converts_a_folder_and_lists_failures(tmp_path, capsys):
 
 
 def test_lines_read_below_the_confidence_floor_are_left_off_unless_asked_for(tmp_path, capsys):
-    # samples/form.jpg: its dashed fill rules and a stamp are found as lines and read as garbage
+    # samples/form.jpg: its dashed fill rules and other marks are found as lines and read as garbage
     # ("wawaw", "=****owews.ew...") at confidence 0.1-0.5; its printed and typed text reads above 0.5
     kept, every = tmp_path / "kept.json", tmp_path / "every.json"
     assert ocr_page(["samples/form.jpg", "-o", str(kept)]) == 0
