@@ -416,14 +416,13 @@ def ctc_per_line(logits: torch.Tensor, widths: torch.Tensor, labels: list[list[i
     score through :func:`case_fold`, their lower-case label letters as the upper-case ones."""
     logits = logits.float()
     lp = logits.log_softmax(-1)                                  # T,B,C
-    if blind.any() and pairs:
+    if blind.any():
+        lp = torch.where(blind.to(lp.device)[None, :, None], case_fold(logits, pairs), lp)
         upper = {low: u for u, low in pairs}
         labels = [[upper.get(c, c) for c in lb] if b else lb for lb, b in zip(labels, blind.tolist())]
     in_len = (widths // 4 + 1).clamp(max=lp.shape[0]).to(lp.device)
     tgt_len = torch.tensor([len(lb) for lb in labels], device=lp.device)
     targets = torch.tensor([c for lb in labels for c in lb], device=lp.device)
-    if blind.any():
-        lp = torch.where(blind.to(lp.device)[None, :, None], case_fold(logits, pairs), lp)
     per = nn.functional.ctc_loss(lp, targets, in_len, tgt_len, blank=blank, reduction="none", zero_infinity=True)
     return per / tgt_len.clamp(min=1)
 
