@@ -86,94 +86,50 @@ class OCR:
             yield (page, rgb) if with_images else page
 
     def read_array(self, rgb, source: str | None = None, page: int = 0) -> Page:
-        """Read one page given as an RGB uint8 array: straighten -> detect -> crop -> recognize -> assemble.
+        """Read one page given as an RGB uint8 array: orient -> detect -> crop -> recognize -> assemble.
 
-        The page is turned upright (sideways and upside-down pages, skew) for detection and layout only;
-        lines are cut from the image as given and every box is in its pixels. ``Page.angle`` is the
-        rotation that made it upright, degrees counter-clockwise (e.g. 90.4: text ran up the page)."""
+        The page is turned upright (quarter turns and skew, :mod:`pipeline.orientation`) for detection and
+        layout only; lines are cut from the image as given and every box is in its pixels. ``Page.angle``
+        is the rotation that made it upright, degrees counter-clockwise (e.g. 90.4: text ran up the page),
+        and ``Page.orientation_confidence`` how clearly the models' evidence decided it."""
         return self.read_arrays([rgb], [source], [page])[0]
 
     def read_arrays(self, rgbs: list, sources: list | None = None, pages: list | None = None) -> list[Page]:
         """:meth:`read_array` for several pages at once: the line crops of all of them go through the
         recognizer together, in width-sorted batches."""
-        from pipeline import crop, geometry, layout
+        from pipeline import geometry, layout
 
         self.check_pages()
         cfg = self.config
         sources = sources or [None] * len(rgbs)
         pages = pages or list(range(len(rgbs)))
-        prepared = [self.line_strips(rgb) for rgb in rgbs]       # (gray, angle, quads, strips) per page
+        prepared = [self.line_strips(rgb) for rgb in rgbs]       # (gray, orientation, quads, strips) per page
         all_strips = [s.image for p in prepared for s in p[3]]
         all_reads = self.recognizer(all_strips) if all_strips else []
         out, k = [], 0
-        for (gray, angle, quads, strips), rgb, source, index in zip(prepared, rgbs, sources, pages):
+        for (gray, orient, quads, strips), rgb, source, index in zip(prepared, rgbs, sources, pages):
             reads, k = all_reads[k:k + len(strips)], k + len(strips)
-            if cfg.page.orient and self._upside_down(strips, reads):
-                angle += 180.0
-                quads = [q[[2, 3, 0, 1]] for q in quads]               # the same lines, read the other way
-                strips = crop.crop_lines(gray, quads, cfg.crop)
-                reads = self.recognizer([s.image for s in strips])
-            angle = (angle + 180.0) % 360.0 - 180.0
-            to_up, _ = geometry.upright_map(*rgb.shape[:2], angle)
+            to_up, _ = geometry.upright_map(*rgb.shape[:2], orient.angle)
             quads_up = [q @ to_up[:, :2].T + to_up[:, 2] for q in quads]
-            out.append(layout.assemble(rgb.shape[:2], quads, quads_up, strips, reads, cfg.layout,
-                                       source=source, page=index, angle=angle))
+            page = layout.assemble(rgb.shape[:2], quads, quads_up, strips, reads, cfg.layout,
+                                   source=source, page=index, angle=orient.angle)
+            page.orientation_confidence = orient.confidence
+            out.append(page)
         return out
 
     def line_strips(self, rgb) -> tuple:
-        """``(gray, angle, quads, strips)`` of one RGB page: the page turned upright by ``angle`` (sideways
-        pages, skew; not yet upside down) for the detector, its lines' quads in the page's own pixels, and
-        their strips (:class:`pipeline.crop.LineCrop`) cut from the page as given: what the recognizer reads."""
-        import numpy as np
-
-        from pipeline import crop, geometry
+        """``(gray, orientation, quads, strips)`` of one RGB page: its gray copy, the
+        :class:`pipeline.orientation.Orientation` that turns it upright (the detector reads the upright
+        copy), its lines' quads in the page's own pixels, and their strips (:class:`pipeline.crop.LineCrop`)
+        cut from the page as given: what the recognizer reads."""
+        from pipeline import crop, orientation
 
         self.check_detector()
         cfg = self.config
         gray = crop.to_gray(rgb)
-        angle = 0.0
-        pts = geometry.ink_points(gray) if (cfg.page.orient or cfg.page.deskew) else None
-        if cfg.page.orient and geometry.is_sideways(None, pts=pts):
-            angle, pts = 90.0, np.stack([-pts[:, 1], pts[:, 0]], 1)   # the ink turned with the page (x' = H-1-y, y' = x)
-        if cfg.page.deskew:
-            skew = geometry.estimate_skew(None, pts=pts)
-            angle += skew if abs(skew) >= cfg.page.min_skew else 0.0
-        up = geometry.upright(rgb, angle)
-        quads = [up.points_to_page(d.quad) for d in self.detector(up.image)]
-        return gray, angle, quads, crop.crop_lines(gray, quads, cfg.crop)
-
-    def _upside_down(self, strips: list, reads: list) -> bool:
-        """Do the page's longest lines read more confidently turned 180 degrees? (:meth:`flip_evidence`)"""
-        _, gain = self.flip_evidence(strips, reads)
-        return gain is not None and gain > self.config.page.flip_margin
-
-    def flip_evidence(self, strips: list, reads: list) -> tuple[float, float | None]:
-        """``(upright, gain)``: what the upside-down check weighs for a page's line strips and their upright
-        readings. Only lines whose upright reading has at least ``flip_letters`` letters in the first
-        ``flip_window`` strip pixels take part (all lines, when none has): rows of asterisks, dotted leaders
-        or rules read badly both ways and say nothing about which way up the page is. ``upright`` is the
-        mean confidence of the ``flip_lines`` longest of them (nan without lines); when it reaches
-        ``flip_skip`` (no upside-down page of the real validation sets reads above 0.89) the page counts as
-        upright and ``gain`` is None. Otherwise each one's window is read turned and ``gain`` is the median
-        line's confidence gained by turning (a median, so that one or two odd lines cannot outvote the
-        rest); the page is upside down when it exceeds ``flip_margin``."""
-        import numpy as np
-
-        cfg = self.config.page
-        longest = sorted(range(len(strips)), key=lambda i: -strips[i].image.shape[1])
-        window = {i: [(ch, c) for ch, c, x in zip(r.text, r.char_conf, r.char_x) if x < cfg.flip_window]
-                  for i, r in enumerate(reads)}             # (character, confidence) in each line's window
-        idx = [i for i in longest if sum(ch.isalpha() for ch, _ in window[i]) >= cfg.flip_letters]
-        idx = (idx or longest)[:cfg.flip_lines]
-        if not idx:
-            return float("nan"), None
-        upright_conf = float(np.mean([reads[i].confidence for i in idx]))
-        if upright_conf >= cfg.flip_skip:
-            return upright_conf, None
-        wins = [strips[i].image[:, :cfg.flip_window] for i in idx]
-        turned = self.recognizer([np.ascontiguousarray(w[::-1, ::-1]) for w in wins])
-        upright = [float(np.mean([c for _, c in window[i]] or [0.0])) for i in idx]
-        return upright_conf, float(np.median([t.confidence - u for t, u in zip(turned, upright)]))
+        orient, quads = orientation.decide(self.detector, self.recognizer.plain() if self.recognizer else None,
+                                           rgb, gray, cfg.page)
+        return gray, orient, quads, crop.crop_lines(gray, quads, cfg.crop)
 
 
 def _missing(name: str, where: Path) -> str:
@@ -193,12 +149,13 @@ def resolve_precision(precision: str, device: str = "cpu") -> str:
 
 
 def load(config: str | Path | None = None, device: str = "cpu", threads: int | None = None,
-         min_confidence: float | None = None) -> OCR:
+         min_confidence: float | None = None, orientation: str | int | None = None) -> OCR:
     """Build the OCR system from the shipped weights and ``config`` (default ``configs/default.yaml``);
     ``device`` = ``"cpu"`` or ``"cuda"``, ``threads`` = torch CPU threads (default: torch's). The networks
     run in the config's ``runtime.precision`` (:func:`resolve_precision`). ``min_confidence``, when given,
     replaces the config's ``layout.min_confidence``: lines read less confidently are left off the page
-    (0 keeps every line)."""
+    (0 keeps every line). ``orientation``, when given, replaces the config's ``page.orientation``: ``"auto"``
+    (the models decide), ``"none"`` (as given) or a quarter turn 0, 90, 180 or 270 (:mod:`pipeline.orientation`)."""
     from dataclasses import replace
 
     import torch
@@ -211,6 +168,8 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
     cfg = load_config(config)
     if min_confidence is not None:
         cfg = replace(cfg, layout=replace(cfg.layout, min_confidence=float(min_confidence)))
+    if orientation is not None:
+        cfg = replace(cfg, page=replace(cfg.page, orientation=str(orientation)))
     rec_path, det_path = recognition.weights_path(), detection.weights_path()
     if rec_path is None and det_path is None:
         raise NoWeightsError("no weights yet: this build ships no trained detector or recognizer "

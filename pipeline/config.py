@@ -39,14 +39,27 @@ class RecognizerConfig:
 
 @dataclass(frozen=True)
 class PageConfig:
+    """Page geometry before detection (:mod:`pipeline.orientation`, :mod:`pipeline.geometry`)."""
+    orientation: str | int = "auto"  # auto | none | 0 | 90 | 180 | 270 (none: as given; a number: that quarter turn)
     deskew: bool = True          # measure the page's skew and read it straightened
-    orient: bool = True          # turn sideways and upside-down pages upright
+    max_skew: float = 15.0       # skews searched, +- degrees
     min_skew: float = 0.2        # skews below this many degrees are left alone (no resampling)
-    flip_lines: int = 8          # longest lines read both ways to tell upside down from upright
-    flip_letters: int = 3        # ... of those with at least this many letters upright in the window
-    flip_window: int = 320       # ... of their first this-many strip pixels
-    flip_margin: float = 0.0     # confidence the median line's turned reading must win by
-    flip_skip: float = 0.94      # ... unless the upright readings' mean confidence is already this high
+    probe_lines: int = 8         # auto: the recognizer reads windows of its this-many longest lines ...
+    probe_window: int = 320      # ... this many strip pixels long ...
+    probe_letters: int = 3       # ... counting those with at least this many letters either way round
+    probe_skip: float = 0.9      # the page as given reads this confidently: the turned axis is not probed
+    flip_margin: float = 0.0     # turned 180: the median window's confidence gain must exceed this
+    turn_margin: float = 0.1     # a quarter turn must read this much more confidently than the own axis ...
+    turn_min_score: float = 0.5  # ... and at least this confidently
+
+    def __post_init__(self):
+        from pipeline.orientation import MODES
+
+        if str(self.orientation) not in MODES:
+            raise ValueError(f"orientation must be one of {', '.join(MODES)}; got {self.orientation!r}")
+        object.__setattr__(self, "orientation", str(self.orientation))
+        if not 0 <= self.max_skew <= 45:
+            raise ValueError(f"max_skew must be within 0 and 45 degrees, got {self.max_skew}")
 
 
 @dataclass(frozen=True)

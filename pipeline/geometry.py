@@ -1,4 +1,4 @@
-"""Page geometry: skew angle, sideways pages, and the maps between the page and its upright copy.
+"""Page geometry: skew angle and the maps between the page and its upright copy.
 
 Conventions: angles in degrees, counter-clockwise positive as the page is seen (image y runs down). The
 *upright* copy of a page is the page turned by ``-angle`` about its centre (and onto a canvas that holds
@@ -7,16 +7,13 @@ to the pixels of the image the user gave.
 
 Skew (:func:`estimate_skew`): the ink of a page of horizontal text lines, projected onto the vertical
 axis, gives sharp peaks (lines) and empty valleys (leading) only at the right angle. The score of an
-angle is the sum of squares of that projection's histogram relative to a flat one; it is searched from -15 to 15 degrees in
-0.5-degree steps on a quarter of the points, then refined in 0.05-degree steps around the best on all
+angle is the sum of squares of that projection's histogram relative to a flat one; it is searched from -``max_angle`` to ``max_angle`` degrees (the
+pipeline asks for 30) in 0.5-degree steps on a quarter of the points, then refined in 0.05-degree steps around the best on all
 of them: the ink pixels of a copy of the page at most 1000 px long, sampled to 40k points. A few tens of
 milliseconds, no image rotation.
 
-Sideways (:func:`is_sideways`): the same score for the page turned 90 degrees; text lines that run up or
-down the page score higher that way. Measured on 4 samples, 12 SROIE and 8 FUNSD pages, upright and
-turned: the turned/upright score ratio was 0.21-0.88 for every upright page and 1.06-3.71 for every
-turned one, so the threshold is 1. Upside down versus upright cannot be told from ink layout; the
-pipeline asks the recognizer (see :mod:`pipeline`), which is far more confident reading upright text.
+Which quarter turn makes a page upright is not decided here: ink layout alone mistakes tall receipts and
+columns of figures for sideways text, so :mod:`pipeline.orientation` asks the models.
 """
 from __future__ import annotations
 
@@ -25,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["ink_points", "estimate_skew", "is_sideways", "Upright", "upright", "upright_map"]
+__all__ = ["ink_points", "estimate_skew", "Upright", "upright", "upright_map"]
 
 
 def _ink_points(gray: np.ndarray, side: int = 1000, max_points: int = 40000, seed: int = 0) -> tuple[np.ndarray, float]:
@@ -63,12 +60,12 @@ def _score(pts: np.ndarray, angles_deg: np.ndarray) -> np.ndarray:
 
 def _thin(pts: np.ndarray, n: int = 10000) -> np.ndarray:
     """Every k-th point, at most about ``n``: enough for the coarse searches (the 0.5-degree skew grid, the
-    sideways test); the 0.05-degree refinement uses every point."""
+    quarter-turn skews); the 0.05-degree refinement uses every point."""
     return pts[::max(1, len(pts) // n)]
 
 
 def ink_points(gray: np.ndarray) -> np.ndarray:
-    """The ink sample :func:`estimate_skew` and :func:`is_sideways` measure (pass it to both to find it once)."""
+    """The ink sample :func:`estimate_skew` measures (find it once, pass it to each call)."""
     return _ink_points(gray)[0]
 
 
@@ -86,18 +83,6 @@ def estimate_skew(gray: np.ndarray | None, max_angle: float = 15.0, pts: np.ndar
         return 0.0
     # image y runs down: lines rising to the right (counter-clockwise as seen) need t < 0 above
     return round(-float(fine[np.argmax(sc)]), 2)
-
-
-def is_sideways(gray: np.ndarray | None, margin: float = 1.0, pts: np.ndarray | None = None) -> bool:
-    """Whether the page's text lines run up or down the page (the page is turned by 90 degrees)."""
-    pts = ink_points(gray) if pts is None else pts
-    if len(pts) < 200:
-        return False
-    angles = np.arange(-10, 10.01, 1.0)
-    pts = _thin(pts)
-    across = _score(pts, angles).max()
-    along = _score(pts[:, ::-1].copy(), angles).max()                # x and y swapped: the page turned 90
-    return bool(along > margin * across)
 
 
 @dataclass

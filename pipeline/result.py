@@ -84,6 +84,8 @@ class Page:
     page: int = 0
     angle: float = 0.0
     text: str | None = None
+    orientation_confidence: float | None = None   # how clearly the models decided ``angle``'s quarter turn
+                                                  # (0..1); None when the orientation was given
 
     def __post_init__(self):
         if self.text is None:
@@ -91,7 +93,10 @@ class Page:
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "source": self.source, "page": self.page, "width": self.width,
-                "height": self.height, "angle": float(self.angle), "lines": [ln.to_dict() for ln in self.lines],
+                "height": self.height, "angle": float(self.angle),
+                "orientation_confidence": (None if self.orientation_confidence is None
+                                           else float(self.orientation_confidence)),
+                "lines": [ln.to_dict() for ln in self.lines],
                 "blocks": [b.to_dict() for b in self.blocks], "text": self.text}
 
     @classmethod
@@ -100,7 +105,8 @@ class Page:
             raise ValueError(f"not an {SCHEMA} result (schema={d.get('schema')!r})")
         return cls(int(d["width"]), int(d["height"]), [Line.from_dict(x) for x in d.get("lines", [])],
                    [Block.from_dict(b) for b in d.get("blocks", [])], d.get("source"), int(d.get("page", 0)),
-                   float(d.get("angle", 0.0)), d.get("text"))
+                   float(d.get("angle", 0.0)), d.get("text"),
+                   None if d.get("orientation_confidence") is None else float(d["orientation_confidence"]))
 
     def save(self, path: str | Path, image=None) -> None:
         """Write this page to ``path`` in the format its suffix names (.txt .json .hocr .html .xml .alto .tsv

@@ -113,6 +113,15 @@ class Recognizer:
         rec.provenance = prov
         return rec
 
+    def plain(self) -> "Recognizer":
+        """This recognizer reading with greedy decoding only: no beam search or language model, no second
+        reading of dense crops, no turned reading of tall ones (quick evidence; the same network, shared)."""
+        from copy import copy
+
+        out = copy(self)
+        out.beam_width, out.lm, out.reread_stretch, out.rotate_tall = 1, None, 1.0, False
+        return out
+
     def __call__(self, crops: list[np.ndarray]) -> list[Recognition]:
         views = []                                   # (crop index, rotation, gray view)
         for i, c in enumerate(crops):

@@ -52,14 +52,34 @@ def test_a_receipt_reads_end_to_end(receipt_page):
     assert pipeline.Page.from_dict(json.loads(json.dumps(p.to_dict()))).to_dict() == p.to_dict()
 
 
-@pytest.mark.parametrize("turn,angle", [(cv2.ROTATE_90_COUNTERCLOCKWISE, 90), (cv2.ROTATE_180, 180)])
+@pytest.mark.parametrize("turn,angle", [(cv2.ROTATE_90_COUNTERCLOCKWISE, 90), (cv2.ROTATE_180, 180),
+                                        (cv2.ROTATE_90_CLOCKWISE, -90)])
 def test_sideways_and_upside_down_pages_are_read_upright(ocr, receipt_page, turn, angle):
     img = cv2.cvtColor(cv2.rotate(cv2.imread(RECEIPT), turn), cv2.COLOR_BGR2RGB)
     p = ocr(img)
     assert abs(((p.angle - angle) + 180) % 360 - 180) < 3
+    assert p.orientation_confidence > 0.05 and receipt_page.orientation_confidence > 0.05
     assert _tok_f(p.text, receipt_page.text.splitlines()) > 0.8
     h, w = img.shape[:2]
     assert all(ln.box[2] <= w + 1 and ln.box[3] <= h + 1 for ln in p.lines)   # in the pixels given
+
+
+def test_orientation_none_keeps_a_sideways_page_as_given_and_a_number_turns_it(tmp_path):
+    img = cv2.rotate(cv2.imread(RECEIPT), cv2.ROTATE_90_COUNTERCLOCKWISE)      # the text runs up the page
+    path = tmp_path / "sideways.png"
+    cv2.imwrite(str(path), img)
+    for mode, angle, slack in (("none", 0, 15), ("90", 90, 3)):   # none: no quarter turn (skew still measured)
+        out = tmp_path / f"{mode}.json"
+        assert ocr_page([str(path), "--orientation", mode, "-o", str(out)]) == 0
+        d = json.loads(out.read_text())
+        assert abs(d["angle"] - angle) <= slack and d["orientation_confidence"] is None
+    assert pipeline.load(orientation="none").config.page.orientation == "none"
+
+
+def test_a_bad_orientation_is_one_line_of_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        ocr_page([RECEIPT, "--orientation", "45"])
+    assert exc.value.code == 2 and "invalid choice: '45'" in capsys.readouterr().err
 
 
 def test_an_exif_rotated_photo_gives_boxes_in_upright_pixels(ocr, receipt_page, tmp_path):
@@ -88,51 +108,12 @@ def test_precision_auto_means_bf16_only_on_amx_cpus():
     assert pipeline.resolve_precision("fp32", "cpu") == "fp32" and pipeline.resolve_precision("bf16", "cuda") == "bf16"
 
 
-def test_a_confident_upright_page_skips_the_upside_down_reading(ocr, monkeypatch):
-    import dataclasses
-
+def test_a_confident_upright_page_is_probed_on_its_own_axis_only(ocr, monkeypatch):
     calls = []
-    rec = ocr.recognizer
-    monkeypatch.setattr(ocr, "recognizer", lambda crops: calls.append(len(crops)) or rec(crops))
-    page = ocr.config.page
-    for skip, reads in ((0.0, 1), (1.01, 2)):     # 0: never check; above 1: always check
-        monkeypatch.setattr(ocr, "config", dataclasses.replace(ocr.config, page=dataclasses.replace(page, flip_skip=skip)))
-        calls.clear()
-        assert ocr(RECEIPT).angle == pytest.approx(0, abs=3)
-        assert len(calls) == reads
-
-
-def test_lines_without_letters_and_odd_lines_do_not_turn_a_page():
-    """The upside-down vote: lines whose upright window has fewer than 3 letters (asterisks, leaders)
-    stay out, and the median line decides, so a few lines that read better turned do not flip the page."""
-    from pipeline.crop import LineCrop
-    from recognition.predictor import Recognition
-
-    def page(lines):            # (upright text, upright confidence, turned confidence) per line
-        strips = [LineCrop(np.full((32, 400 - 10 * k), k, np.uint8), np.eye(2, 3)) for k in range(len(lines))]
-        reads = [Recognition(t, c, [c] * len(t), [10.0 * j for j in range(len(t))]) for t, c, _ in lines]
-        seen = []
-
-        def turned_reader(crops):
-            keys = [int(c[0, 0]) for c in crops]             # which lines were read turned
-            seen.extend(keys)
-            return [Recognition("x", lines[k][2], [lines[k][2]], [0.0]) for k in keys]
-
-        ocr = pipeline.OCR(turned_reader)
-        evidence = ocr.flip_evidence(strips, reads)
-        assert ocr._upside_down(strips, reads) == (evidence[1] is not None and evidence[1] > 0.0)
-        return evidence, seen
-
-    stars = ("* * * * * * * *", 0.3, 0.9)             # no letters: reads badly upright, "better" turned
-    prose = ("Total amount due", 0.8, 0.6)
-    (upright, gain), seen = page([stars] * 5 + [prose] * 3)
-    assert seen == [5, 6, 7] * 2            # only the prose lines were read turned (by both calls)
-    assert upright == pytest.approx(0.8) and gain == pytest.approx(0.6 - 0.8)   # so: not upside down
-    (_, gain), _ = page([prose] * 5 + [("Invoice number", 0.3, 0.9)] * 3)
-    assert gain == pytest.approx(-0.2)  # 3 of 8 lines gain 0.6 turned (the mean gains): the median loses
-    (upright, gain), seen = page([("uoitdirosep", 0.5, 0.9)] * 6 + [prose] * 2)
-    assert seen == list(range(8)) * 2                   # most lines read better turned: upside down,
-    assert upright == pytest.approx((6 * 0.5 + 2 * 0.8) / 8) and gain == pytest.approx(0.4)  # by 0.4
+    det = ocr.detector
+    monkeypatch.setattr(ocr, "detector", lambda image: calls.append(image.shape) or det(image))
+    p = ocr(RECEIPT)
+    assert p.angle == pytest.approx(0, abs=3) and len(calls) == 1      # the probe's lines are the page's
 
 
 def test_a_multi_page_tiff_reads_every_page(ocr, tmp_path):
