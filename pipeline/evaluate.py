@@ -6,11 +6,13 @@ Per page set (a folder in the ``shared/data/real`` format) and system:
 - ``seg_CER``: for each ground-truth segment, the fewest edits that turn its text into a substring of a
   predicted line on the same row (vertical overlap > half the smaller height, and any horizontal
   overlap); spaces removed, case-folded; a segment with no such line costs its length; the sum of edits
-  over the sum of segment lengths.
+  over the sum of segment lengths. ``page_CER_med``: the median page's seg_CER; ``bad_pages``: pages read
+  at a seg_CER above 0.5 (a page that came out as garbage, e.g. read turned the wrong way).
 - ``det_R/P/F`` by coverage: a ground-truth box is found when >= 50 % of its area is covered by the union
   of predicted boxes; a predicted box is precise when >= 50 % of its area lies in the union of
   ground-truth boxes, each grown by 3 px. Line-versus-segment granularity does not count against anyone.
 - ``s_per_page``: median wall seconds per page, model loading excluded.
+- ``--scale S``: every page read shrunk by ``S`` (area averaging; ground truth scaled with it).
 - ``--detect``: line detection alone (each system's line boxes or quads): ``det_R/P/F``, ``s_per_page``.
 - ``--crops``: the recognizer alone on each ground-truth box cut with a 2 px margin: ``CER`` (case-
   sensitive), ``CER_ci`` (case-folded), ``exact`` (share of crops read exactly); whitespace runs are
@@ -31,7 +33,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -265,15 +267,27 @@ def _load(page):
     return images.load(page.image)
 
 
-def evaluate_pages(system, pages, progress: bool = True, desc: str = "", detect_only: bool = False) -> dict:
+def evaluate_pages(system, pages, progress: bool = True, desc: str = "", detect_only: bool = False,
+                   scale: float = 1.0) -> dict:
     """All page metrics of ``system`` over ``pages`` (``synth.pageset.PageRecord`` list); with
-    ``detect_only`` the system's line detection alone (``system.detect``), scored by coverage."""
+    ``detect_only`` the system's line detection alone (``system.detect``), scored by coverage. ``scale``
+    below 1 reads every page shrunk by that factor (area averaging, ground-truth boxes scaled with it): how
+    small print and low-resolution captures read. ``page_CER_med`` is the median page's seg_CER and
+    ``bad_pages`` the number of pages read at a seg_CER above 0.5 (pages that came out as garbage)."""
     from tqdm import tqdm
 
     tm = tg = tp = de = dc = df = dn = dpr = dpn = failed = 0
-    times = []
+    times, page_cer = [], []
     for page in tqdm(pages, desc=desc or system.name, disable=not progress, unit="page", leave=False):
         img = _load(page)
+        if scale != 1.0:
+            import cv2
+
+            img = cv2.resize(img, (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale))),
+                             interpolation=cv2.INTER_AREA)
+            page = replace(page, lines=tuple(replace(ln, box=tuple(v * scale for v in ln.box), quad=None if ln.quad is None
+                                                     else tuple(tuple(v * scale for v in p) for p in ln.quad))
+                                             for ln in page.lines))
         t0 = time.perf_counter()
         try:
             pred = system.detect(img) if detect_only else system.page(img)
@@ -286,6 +300,8 @@ def evaluate_pages(system, pages, progress: bool = True, desc: str = "", detect_
         tm, tg, tp = tm + m, tg + g, tp + p
         e, c = seg_cer_counts([(ln.box, ln.text, ln.ignore) for ln in gt], [(x.box, x.text) for x in pred])
         de, dc = de + e, dc + c
+        if c:
+            page_cer.append(e / c)
         f, n, pr, pn = coverage_counts([(ln.box, ln.ignore) for ln in gt], [x.quad or x.box for x in pred])
         df, dn, dpr, dpn = df + f, dn + n, dpr + pr, dpn + pn
     tok_p, tok_r, tok_f = _prf(tm, tp, tm, tg)
@@ -294,7 +310,8 @@ def evaluate_pages(system, pages, progress: bool = True, desc: str = "", detect_
         return {"pages": len(pages), "failed": failed, "det_R": det_r, "det_P": det_p, "det_F": det_f,
                 "s_per_page": statistics.median(times) if times else 0.0}
     return {"pages": len(pages), "failed": failed, "tok_P": tok_p, "tok_R": tok_r, "tok_F": tok_f,
-            "seg_CER": de / dc if dc else 0.0, "det_R": det_r, "det_P": det_p, "det_F": det_f,
+            "seg_CER": de / dc if dc else 0.0, "page_CER_med": statistics.median(page_cer) if page_cer else 0.0,
+            "bad_pages": sum(c > 0.5 for c in page_cer), "det_R": det_r, "det_P": det_p, "det_F": det_f,
             "s_per_page": statistics.median(times) if times else 0.0}
 
 
@@ -399,7 +416,8 @@ def crop_scores(gt_texts: list[str], pred_texts: list[str]) -> dict:
 
 
 # ---- CLI ----------------------------------------------------------------------------------------------
-PAGE_COLS = ("pages", "tok_P", "tok_R", "tok_F", "seg_CER", "det_R", "det_P", "det_F", "s_per_page")
+PAGE_COLS = ("pages", "tok_P", "tok_R", "tok_F", "seg_CER", "page_CER_med", "bad_pages", "det_R", "det_P", "det_F",
+             "s_per_page")
 CROP_COLS = ("crops", "CER", "CER_ci", "exact", "s_per_crop")
 DETECT_COLS = ("pages", "det_R", "det_P", "det_F", "s_per_page")
 
@@ -425,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--crops", action="store_true", help="recognizer only, on ground-truth crops")
     mode.add_argument("--detect", action="store_true", help="line detection only: det_R/P/F and s_per_page")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N pages of each set")
+    ap.add_argument("--scale", type=float, default=1.0, help="read every page shrunk by this factor, 0 to 1 "
+                    "(ground truth scaled with it; e.g. 0.33 for small print and low resolution)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads per system (default 2)")
     ap.add_argument("--device", default="cpu", help="device for the project's models (cpu, cuda)")
     ap.add_argument("--config", type=Path, help="pipeline YAML for the project's system (default: configs/default.yaml)")
@@ -434,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from synth import pageset
 
+    if not 0 < args.scale <= 1:
+        print(f"ocr-eval: --scale must be within 0 (exclusive) and 1, got {args.scale}", file=sys.stderr)
+        return 2
     try:
         sets = []
         for folder in args.pagesets:
@@ -461,8 +484,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.crops:
                 res = evaluate_crops(system, pages, not args.quiet, desc)
             else:
-                res = evaluate_pages(system, pages, not args.quiet, desc, detect_only=args.detect)
-            rows.append({"set": folder.name, "split": args.split, "system": system.name, **res})
+                res = evaluate_pages(system, pages, not args.quiet, desc, detect_only=args.detect, scale=args.scale)
+            rows.append({"set": folder.name, "split": args.split, "system": system.name, **res}
+                        | ({"scale": args.scale} if args.scale != 1 else {}))
     cols = CROP_COLS if args.crops else DETECT_COLS if args.detect else PAGE_COLS
     print(format_table(rows, cols))
     if any(r.get("failed") for r in rows):

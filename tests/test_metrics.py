@@ -118,6 +118,18 @@ def test_evaluate_pages_on_a_small_pageset(tmp_path):
     c0 = sum(len("".join(ln.text.split())) for ln in pages[0].lines)
     c1 = sum(len("".join(ln.text.split())) for ln in pages[1].lines)
     assert res["seg_CER"] == pytest.approx(c1 / (c0 + c1))
+    assert res["bad_pages"] == 1 and res["page_CER_med"] == pytest.approx(0.5)   # page CERs 0 and 1
+
+    class Shrunk:                 # reads every line right, in the pixels of the image it is given
+        name = "shrunk"
+
+        def page(self, img):
+            k = img.shape[1] / pages[0].width
+            return [ev.PredLine(tuple(v * k for v in ln.box), ln.text) for ln in pages[0].lines]
+
+    half = ev.evaluate_pages(Shrunk(), pages[:1], progress=False, scale=0.5)
+    assert half["seg_CER"] == 0.0 and half["det_R"] == 1.0 and half["bad_pages"] == 0
+    assert ev.evaluate_pages(Shrunk(), pages[:1], progress=False, scale=1.0)["seg_CER"] == 0.0
     crops = ev.evaluate_crops(FakeSystem(pages), pages, progress=False)
     assert crops["crops"] == len(pages[0].lines) + len(pages[1].lines) and crops["CER"] == 1.0 and crops["exact"] == 0.0
 
