@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
     ocr.recognizer = shipped
     names = [n for n, _ in readers]
-    head = f"{'photo':<16}{'true':>5}" + "".join(f"{'angle':>8}{'o_conf':>7}{'lines':>6}{'>=0.5':>6}{'conf':>7}" for _ in names)
+    cols = f"{'angle':>8}{'o_conf':>7}{'lines':>6}{'>=0.5':>6}{'conf':>7}"
+    head = f"{'photo':<16}{'true':>5}" + cols * len(names)
     head += f"{'PP lines':>9}{'PP score':>9}" if rapid is not None else ""
     print("\n" + "  ".join(f"[{i + 1}] {n}" for i, n in enumerate(names)) + (";  PP = PP-OCRv4" if rapid else ""))
     print(head)

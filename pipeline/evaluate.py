@@ -285,9 +285,10 @@ def evaluate_pages(system, pages, progress: bool = True, desc: str = "", detect_
 
             img = cv2.resize(img, (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale))),
                              interpolation=cv2.INTER_AREA)
-            page = replace(page, lines=tuple(replace(ln, box=tuple(v * scale for v in ln.box), quad=None if ln.quad is None
-                                                     else tuple(tuple(v * scale for v in p) for p in ln.quad))
-                                             for ln in page.lines))
+            shrink = lambda pts: tuple(v * scale for v in pts)
+            page = replace(page, lines=tuple(
+                replace(ln, box=shrink(ln.box), quad=None if ln.quad is None else tuple(map(shrink, ln.quad)))
+                for ln in page.lines))
         t0 = time.perf_counter()
         try:
             pred = system.detect(img) if detect_only else system.page(img)

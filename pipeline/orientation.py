@@ -65,11 +65,12 @@ def _skew(pts: np.ndarray, axis: int, cfg) -> float:
         return 0.0
     if axis % 180:
         pts = np.stack([-pts[:, 1], pts[:, 0]], 1)               # the ink turned with the page (x' = H-1-y, y' = x)
-    s = geometry.estimate_skew(None, max_angle=cfg.max_skew, pts=pts)
+    s = geometry.estimate_skew(None, max_angle=cfg.max_skew, pts=pts)              # -15..15, then on to max_skew
     return s if abs(s) >= cfg.min_skew else 0.0
 
 
-def probe(detector, recognizer, rgb: np.ndarray, gray: np.ndarray, angle: float, cfg) -> tuple[list, np.ndarray, np.ndarray]:
+def probe(detector, recognizer, rgb: np.ndarray, gray: np.ndarray, angle: float,
+          cfg) -> tuple[list, np.ndarray, np.ndarray]:
     """``(quads, as_found, turned)``: the text lines the detector finds on the page turned upright by
     ``angle`` (quads in the page's pixels), and the confidences of the windows of the longest of them that
     count (see the module docstring), read as found and turned 180 degrees (empty without lines)."""
@@ -82,7 +83,8 @@ def probe(detector, recognizer, rgb: np.ndarray, gray: np.ndarray, angle: float,
     letters = lambda r: sum(ch.isalpha() for ch in r.text)
     found, turned, n = [], [], cfg.probe_lines
     for start in range(0, min(len(order), 3 * n), n):   # until half of them count (rules, leaders do not)
-        wins = [st.image[:, :cfg.probe_window] for st in crop.crop_lines(gray, [quads[i] for i in order[start:start + n]])]
+        strips = crop.crop_lines(gray, [quads[i] for i in order[start:start + n]])
+        wins = [st.image[:, :cfg.probe_window] for st in strips]
         reads = recognizer(wins + [np.ascontiguousarray(x[::-1, ::-1]) for x in wins])
         pairs = list(zip(reads[:len(wins)], reads[len(wins):]))
         found += [a.confidence for a, b in pairs if max(letters(a), letters(b)) >= cfg.probe_letters]

@@ -24,6 +24,14 @@ def test_skew_of_a_turned_letter(extra):
     assert abs(estimate_skew(_turn(LETTER, extra)) - (LETTER_SKEW + extra)) < 0.2
 
 
+@pytest.mark.parametrize("extra", [-27.0, 21.0])
+def test_skews_past_15_degrees_are_searched_only_when_asked(extra):
+    """A photo tilted 20-30 degrees: the search goes past 15 only when its best lies on that edge."""
+    g = _turn(LETTER, extra)
+    assert abs(estimate_skew(g, max_angle=30) - (LETTER_SKEW + extra)) < 0.3
+    assert abs(estimate_skew(g)) <= 15.0                                # the default stops at 15
+
+
 def test_blank_and_noise_pages_have_no_skew():
     blank = np.full((800, 600), 255, np.uint8)
     assert estimate_skew(blank) == 0.0

@@ -82,7 +82,7 @@ def test_probe_counts_only_windows_with_letters_either_way():
     takes part. The fake recognizer tells the lines apart by their gray level."""
     gray = np.full((60, 200), 255, np.uint8)
     gray[5:25, 10:190], gray[35:55, 10:190] = 0, 200
-    quads = [np.array([[10.0, 5], [190, 5], [190, 25], [10, 25]]), np.array([[10.0, 35], [190, 35], [190, 55], [10, 55]])]
+    quads = [np.array([[10.0, y0], [190, y0], [190, y0 + 20], [10, y0 + 20]]) for y0 in (5, 35)]
 
     class Line:
         def __init__(self, q):
@@ -150,4 +150,5 @@ def test_real_dev_pages_are_turned_upright_from_every_quarter(ocr, name):
 
     rgb = load(REAL / name)
     true = 90 if name.endswith("photo_025.jpeg") else 0        # benchmarks/data/photo_orientation.json
-    assert [_decide_real(ocr, rgb, t).quarter for t in (0, 90, 180, 270)] == [(true + t) % 360 for t in (0, 90, 180, 270)]
+    turns = (0, 90, 180, 270)
+    assert [_decide_real(ocr, rgb, t).quarter for t in turns] == [(true + t) % 360 for t in turns]
