@@ -22,10 +22,18 @@ class PageConfig:
     perspective: float = 0.03                   # corner displacement, fraction of the page size
     perspective_share: float = 0.35             # share of pages that get perspective, not only skew
     handwriting: float = 0.3                    # share of pages with pen marks over the text
+    photo_scene: float = 1.0                    # share of "photo" pages shot as a phone photo: on a textured
+                                                # background (wood, cloth, desk, dark), tilted up to
+    photo_skew_deg: float = 30.0                # ... this many degrees, with a camera keystone of up to
+    photo_keystone: float = 0.25                # ... this share of the far edge (about 25 degrees of tilt)
+    photo_small: float = 0.2                    # share of those shrunk whole to a long side of 400-800 px
 
     def __post_init__(self):
         if not 0 <= self.skew_deg <= 45:
             raise ValueError(f"skew_deg must be within [0, 45], got {self.skew_deg}")
+        if not 0 <= self.photo_skew_deg <= 45 or not 0 <= self.photo_keystone < 0.9:
+            raise ValueError(f"photo_skew_deg must be within [0, 45] and photo_keystone within [0, 0.9), got "
+                             f"{self.photo_skew_deg}, {self.photo_keystone}")
         if self.dpi[0] > self.dpi[1] or self.dpi[0] < 50:
             raise ValueError(f"dpi must be an increasing pair >= 50, got {list(self.dpi)}")
 

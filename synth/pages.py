@@ -3,6 +3,11 @@
 :class:`PageGenerator` draws one page per ``(seed, index)``: a layout (letter, 1-3 columns, form, table,
 receipt, invoice, mixed sizes, sparse), then a page geometry (skew up to ``skew_deg``, slight perspective;
 the ground-truth quads go through the same homography) and a degradation profile (``synth.degrade``).
+A "photo" page is shot as a phone photo (``photo_scene`` of them): lying on a textured background
+(:func:`background`: wood, cloth, desk, dark counter, carpet), tilted up to ``photo_skew_deg`` with a
+camera keystone of up to ``photo_keystone``, and ``photo_small`` of them shrunk whole to a long side of
+400-800 px (lines 6-9 px tall, like the smallest real photos). The scene draws from a random stream of its
+own, so no other page changes with these settings.
 Ground truth is in the ``shared/data/real`` page-set format: ``{"box", "quad", "text", "ignore"}`` per
 line, boxes in output-image pixels, quads clockwise from top-left.
 
@@ -23,7 +28,7 @@ from synth.fonts import FontInfo, discover
 from synth.render import Canvas, FontBook, TextLine
 from synth.text import TextSource
 
-__all__ = ["PageGenerator", "PageSample", "LAYOUTS"]
+__all__ = ["PageGenerator", "PageSample", "LAYOUTS", "BACKGROUNDS", "background"]
 
 
 @dataclass
@@ -465,6 +470,61 @@ def _homography(rng: np.random.Generator, w: int, h: int, cfg: PageConfig, margi
     return cv2.getPerspectiveTransform(src, dst.astype(np.float32)), int(out_w), int(out_h), angle
 
 
+def _photo_homography(rng: np.random.Generator, w: int, h: int, cfg: PageConfig, margin: int):
+    """A phone camera's view of a ``w`` x ``h`` page: a keystone (the far edge up to ``photo_keystone`` of
+    its length shorter, on a random side), corner jitter, rotation by up to ``photo_skew_deg``, and a
+    shift that keeps the page inside the output. Returns (H, out_w, out_h, angle)."""
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    dst = src.copy()
+    side, k = int(rng.integers(4)), rng.uniform(0, cfg.photo_keystone)
+    a, b = side, (side + 1) % 4                                         # the far edge: corners a and b
+    dst[a] += (dst[b] - dst[a]) * k / 2
+    dst[b] += (dst[a] - dst[b]) * k / 2
+    dst += rng.uniform(-0.02, 0.02, (4, 2)).astype(np.float32) * np.array([w, h], np.float32)
+    angle = float(rng.uniform(-cfg.photo_skew_deg, cfg.photo_skew_deg))
+    dst = cv2.transform(dst[None], cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0))[0]
+    dst = dst - dst.min(0) + margin
+    out_w, out_h = (np.ceil(dst.max(0)) + margin).astype(int)
+    return cv2.getPerspectiveTransform(src, dst.astype(np.float32)), int(out_w), int(out_h), angle
+
+
+BACKGROUNDS = ("wood", "cloth", "desk", "dark", "carpet")
+
+
+def background(rng: np.random.Generator, w: int, h: int, kind: str | None = None) -> np.ndarray:
+    """An RGB ``h`` x ``w`` surface a receipt is photographed on: wood grain, woven cloth, a plain desk, a
+    dark counter or carpet, each with its own colour, scale and noise."""
+    kind = kind or BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    def smooth(s: int) -> np.ndarray:                                   # noise with features ~s px across
+        small = rng.normal(0, 1, (max(2, h // s), max(2, w // s))).astype(np.float32)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+    if kind == "wood":
+        t = np.deg2rad(rng.uniform(-20, 20))
+        u = xx * np.sin(t) + yy * np.cos(t)                             # across the grain
+        period = rng.uniform(0.01, 0.04) * max(w, h)
+        v = np.sin(2 * np.pi * u / period + 3 * smooth(max(8, int(period)))) * 0.5 + 0.5
+        base = np.array([rng.uniform(90, 200), rng.uniform(55, 140), rng.uniform(25, 90)], np.float32)
+        img = base * (0.75 + 0.35 * v[..., None]) + 6 * smooth(2)[..., None]
+    elif kind == "cloth":
+        period = rng.uniform(4, 14)
+        weave = (np.sin(2 * np.pi * xx / period) * np.sin(2 * np.pi * yy / period)) * 0.5 + 0.5
+        c1, c2 = rng.uniform(30, 230, 3), rng.uniform(30, 230, 3)
+        cell = rng.uniform(20, 80)
+        check = ((xx // cell + yy // cell) % 2 == 1)[..., None] & (rng.random() < 0.5)   # checked or plain
+        img = np.where(check, c2, c1) * (0.8 + 0.3 * weave[..., None])
+    elif kind == "desk":
+        img = rng.uniform(120, 235, 3) + 10 * smooth(max(4, w // 6))[..., None] + 3 * smooth(1)[..., None]
+    elif kind == "dark":
+        img = rng.uniform(5, 60, 3) + 8 * smooth(max(4, w // 8))[..., None] + 4 * smooth(1)[..., None]
+    elif kind == "carpet":
+        img = rng.uniform(90, 190, 3) * (0.85 + 0.15 * smooth(1))[..., None] + 5 * smooth(3)[..., None]
+    else:
+        raise ValueError(f"unknown background {kind!r}; choose from {', '.join(BACKGROUNDS)}")
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
 class PageGenerator:
     """Deterministic page factory: ``PageGenerator(seed=1).page(i)`` is the same page on every call."""
 
@@ -517,7 +577,15 @@ class PageGenerator:
             H, ow, oh, angle = _homography(rng, w, h, cfg, margin)
             base = rng.integers(20, 120) if photo else rng.integers(190, 256)  # desk or scanner lid
             border = tuple(int(np.clip(base + d, 0, 255)) for d in rng.integers(-12, 13, 3))
-            img = cv2.warpPerspective(img, H, (ow, oh), flags=cv2.INTER_LINEAR, borderValue=border)
+            # a phone photo's scene draws from a stream of its own, so every other page stays as it was
+            prng = np.random.default_rng([self.seed, int(index), 2])
+            scene = photo and prng.random() < cfg.photo_scene
+            if scene:
+                H, ow, oh, angle = _photo_homography(prng, w, h, cfg, int(prng.uniform(0.03, 0.2) * max(w, h)))
+                img = cv2.warpPerspective(img, H, (ow, oh), dst=background(prng, ow, oh), flags=cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_TRANSPARENT)
+            else:
+                img = cv2.warpPerspective(img, H, (ow, oh), flags=cv2.INTER_LINEAR, borderValue=border)
             if labels:
                 lab = cv2.warpPerspective(lab.astype(np.float32), H, (ow, oh), flags=cv2.INTER_NEAREST).astype(np.int32)
             if len(quads):
@@ -527,6 +595,14 @@ class PageGenerator:
             if rng.random() < cfg.handwriting:
                 img = deg.handwriting(img, rng, scale)
             img, profile_name = deg.degrade(img, rng, scale, profile)
+        if geometry and scene and prng.random() < cfg.photo_small:      # a small photo: lines 6-9 px tall
+            s = prng.uniform(400, 800) / max(img.shape[:2])
+            if s < 1:
+                size = (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s)))
+                img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+                quads = quads * np.array([size[0] / ow, size[1] / oh], np.float32)
+                if labels:
+                    lab = cv2.resize(lab.astype(np.float32), size, interpolation=cv2.INTER_NEAREST).astype(np.int32)
         oh, ow = img.shape[:2]
         out = []
         for ln, q in zip(lines, quads):
@@ -536,5 +612,6 @@ class PageGenerator:
             out.append({"box": bx, "quad": [[round(float(x), 1), round(float(y), 1)] for x, y in q],
                         "text": ln.text, "ignore": ln.ignore})
         meta = {"layout": layout, "profile": profile_name, "dpi": dpi, "angle": round(angle, 3),
+                "scene": bool(geometry and scene),
                 "seed": self.seed, "index": int(index)}
         return PageSample(img, out, meta, lab if labels else None)

@@ -83,6 +83,39 @@ def test_degradation_profiles_change_the_page_but_keep_its_shape(gen):
         assert np.abs(d.image.astype(int) - clean.image).mean() > 1.0
 
 
+def test_phone_photo_scenes_lie_on_a_background_tilted_and_some_small():
+    """A "photo" page is shot on a textured surface, tilted and keystoned, its quads following the
+    geometry; a share is shrunk whole to a small photo; every other profile's page stays as it was."""
+    from dataclasses import replace
+
+    plain = PageGenerator(PageConfig(photo_scene=0.0), seed=5, allow_fallback_fonts=True)
+    small = PageGenerator(PageConfig(photo_small=1.0), seed=5, allow_fallback_fonts=True)
+    scene = PageGenerator(PageConfig(photo_small=0.0), seed=5, allow_fallback_fonts=True)
+    assert np.array_equal(plain.page(2, profile="scan").image, scene.page(2, profile="scan").image)
+    flat, shot, tiny = (g.page(3, layout="receipt", profile="photo") for g in (plain, scene, small))
+    assert not flat.meta["scene"] and shot.meta["scene"] and tiny.meta["scene"]
+    assert [ln["text"] for ln in shot.lines] == [ln["text"] for ln in flat.lines]
+    corner = shot.image[:20, :20].astype(float)
+    assert corner.std() > 1.0                                # a texture, not the flat border colour
+    assert max(tiny.image.shape[:2]) <= 800 < max(shot.image.shape[:2])
+    for p in (shot, tiny):                                   # every quad lies inside the photo
+        h, w = p.image.shape[:2]
+        q = np.array([ln["quad"] for ln in p.lines])
+        assert (q[..., 0] >= 0).all() and (q[..., 0] <= w).all() and (q[..., 1] >= 0).all() and (q[..., 1] <= h).all()
+    k = max(tiny.image.shape[:2]) / max(shot.image.shape[:2])       # the same page, shrunk with its quads
+    assert np.allclose(np.array(tiny.lines[0]["quad"]), np.array(shot.lines[0]["quad"]) * k, atol=1.5)
+    with pytest.raises(ValueError, match="photo_skew_deg"):
+        replace(PageConfig(), photo_skew_deg=60)
+
+
+@pytest.mark.parametrize("kind", ["wood", "cloth", "desk", "dark", "carpet"])
+def test_backgrounds_are_textured_rgb_surfaces(kind):
+    from synth.pages import background
+
+    bg = background(np.random.default_rng(0), 120, 90, kind)
+    assert bg.shape == (90, 120, 3) and bg.dtype == np.uint8 and bg.std() > 1.0
+
+
 @pytest.fixture(scope="module")
 def lines():
     return LineGenerator(LineConfig(neighbours=0.0, rules=0.0, rotate_deg=0.0), seed=9, allow_fallback_fonts=True)
