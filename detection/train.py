@@ -50,6 +50,8 @@ class ModelConfig:
     batch_norm: bool = True
     lstm_hidden: int = 128
     fc: int = 512
+    init: str = ""                          # detector weight file to start from (same architecture), e.g.
+                                            # the shipped one to fine-tune; empty = random initialisation
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,20 @@ def validate(det: Detector, sets: dict[str, list[Page]]) -> dict[str, dict]:
     return out
 
 
+def _init_from(model: CTPN, path: str) -> str:
+    """Load the weights of detector file ``path`` into ``model`` (which must have its architecture); the
+    provenance line saying so."""
+    try:
+        src, anc, prov = weightfile.load(path)
+    except weightfile.WeightFileError as exc:
+        raise SystemExit(f"ocr-train: model.init: {exc}") from None
+    if src.arch() != model.arch() or tuple(anc["heights"]) != tuple(anchors_mod.HEIGHTS):
+        raise SystemExit(f"ocr-train: model.init: {path} is a detector of another architecture "
+                         f"({src.arch()}, not {model.arch()}); cannot start from it")
+    model.load_state_dict(src.state_dict())
+    return (f"initialised from {path} ({prov.get('steps', '?')} steps on: " + "; ".join(prov.get("data", [])) + ")")
+
+
 # ---- loop ---------------------------------------------------------------------------------------------
 def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | None = None) -> dict:
     """Run (or resume) training into ``out``; returns the last validation metrics.
@@ -278,6 +294,8 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
         raise SystemExit("ocr-train: no training data (data.synth_pages is 0 and data.real is empty)")
 
     model = CTPN(cfg.model.width, cfg.model.batch_norm, cfg.model.lstm_hidden, cfg.model.fc).to(device)
+    if cfg.model.init:
+        sources.insert(0, _init_from(model, cfg.model.init))
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, o.warmup, o.steps, o.final_lr))
     step, best = 0, -1.0

@@ -414,6 +414,17 @@ def test_tiny_detector_training_run_lowers_the_loss_and_resumes(tmp_path):
     m, anc, prov = weightfile.load(out / "best.pt")
     assert prov["steps"] == 60 and anc["heights"] == [float(h) for h in anchors.HEIGHTS]
     assert weightfile.load(out / "final.pt")[2]["val"] == metrics
+    # model.init: a fine-tune starts from a weight file (at lr 0 it ends on exactly its parameters)
+    from dataclasses import replace
+
+    tuned = replace(cfg, model=replace(cfg.model, init=str(out / "best.pt")), optim=replace(cfg.optim, steps=10, lr=0.0),
+                    val_every=10)
+    train(tuned, tmp_path / "tuned", progress=False)
+    t, _, tprov = weightfile.load(tmp_path / "tuned" / "final.pt")
+    assert tprov["data"][0].startswith(f"initialised from {out / 'best.pt'} (60 steps on: ")
+    assert all(torch.equal(a, b) for a, b in zip(m.parameters(), t.parameters()))   # (batch-norm statistics move)
+    with pytest.raises(SystemExit, match="another architecture"):
+        train(replace(tuned, model=replace(tuned.model, fc=16)), tmp_path / "other", progress=False)
 
 
 def test_real_pages_load_as_merged_lines_and_never_from_the_val_split(tmp_path):
