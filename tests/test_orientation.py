@@ -61,6 +61,8 @@ def test_upside_down_is_the_median_window_not_the_mean(monkeypatch):
     """A few windows that read better turned do not flip a page (the mean would), most windows do."""
     o, _, _ = _decide(monkeypatch, {0: ([0.8] * 5 + [0.3] * 3, [0.6] * 5 + [0.99] * 3)})
     assert o.scores[180] > o.scores[0] and o.quarter == 0
+    o, _, _ = _decide(monkeypatch, {0: ([0.7] * 5 + [0.9] * 3, [0.72] * 5 + [0.5] * 3)})
+    assert o.quarter == 0                    # the median gains 0.02 turned, but the mean loses: no turn
     o, quads, _ = _decide(monkeypatch, {0: ([0.3] * 6 + [0.9] * 2, [0.8] * 6 + [0.2] * 2)})
     assert o.quarter == 180 and np.array_equal(quads[0], QUAD[[2, 3, 0, 1]])
 
