@@ -186,10 +186,11 @@ def test_ocr_batch_hands_the_confidence_floor_to_every_worker(tree, tmp_path, mo
     import pipeline
     from pipeline import cli
 
-    loads, runs = [], []
+    loads, runs, orients = [], [], []
 
-    def fake_load(config=None, device="cpu", threads=None, min_confidence=None):
+    def fake_load(config=None, device="cpu", threads=None, min_confidence=None, orientation=None):
         loads.append(min_confidence)
+        orients.append(orientation)
         return FakeOCR()
 
     def fake_run(jobs, out_dir, ocr, workers, overwrite, load_args, progress):
@@ -204,3 +205,5 @@ def test_ocr_batch_hands_the_confidence_floor_to_every_worker(tree, tmp_path, mo
     assert loads == [0.2, 0.2] and runs[0][3] == 0.2
     assert cli.ocr_batch([str(tree), str(tmp_path / "out2"), "--quiet"]) == 0
     assert loads[2:] == [None, None]                     # not given: the config's layout.min_confidence
+    assert cli.ocr_batch([str(tree), str(tmp_path / "out3"), "--workers", "2", "--orientation", "none", "--quiet"]) == 0
+    assert orients == [None] * 4 + ["none", "none"] and runs[-1][4] == "none"   # and --orientation likewise
