@@ -9,7 +9,8 @@ Skew (:func:`estimate_skew`): the ink of a page of horizontal text lines, projec
 axis, gives sharp peaks (lines) and empty valleys (leading) only at the right angle. The score of an
 angle is the sum of squares of that projection's histogram relative to a flat one; it is searched from
 -15 to 15 degrees (on to ``max_angle`` when the best lies on that edge) in 0.5-degree steps on a quarter
-of the points, then refined in 0.05-degree steps around the best on all of them: the ink pixels of a copy of the page at most 1000 px long, sampled to 40k points. A few tens of
+of the points, then refined in 0.05-degree steps around the best on all of them: the ink pixels of a
+copy of the page at most 1000 px long, sampled to 40k points. A few tens of
 milliseconds, no image rotation.
 
 Which quarter turn makes a page upright is not decided here: ink layout alone mistakes tall receipts and

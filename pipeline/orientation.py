@@ -82,21 +82,19 @@ def probe(detector, recognizer, rgb: np.ndarray, gray: np.ndarray, angle: float,
     frames = [crop.line_frame(q) for q in quads]
     order = sorted(range(len(quads)), key=lambda i: -frames[i][2] / frames[i][3])      # longest first
     letters = lambda r: sum(ch.isalpha() for ch in r.text)
-    found, turned, n = [], [], cfg.probe_lines
+    counted, first, n = [], None, cfg.probe_lines
     for start in range(0, min(len(order), 3 * n), n):   # until half of them count (rules, leaders do not)
         strips = crop.crop_lines(gray, [quads[i] for i in order[start:start + n]])
         wins = [st.image[:, :cfg.probe_window] for st in strips]
         reads = recognizer(wins + [np.ascontiguousarray(x[::-1, ::-1]) for x in wins])
         pairs = list(zip(reads[:len(wins)], reads[len(wins):]))
-        found += [a.confidence for a, b in pairs if max(letters(a), letters(b)) >= cfg.probe_letters]
-        turned += [b.confidence for a, b in pairs if max(letters(a), letters(b)) >= cfg.probe_letters]
-        if start == 0:
-            first = pairs
-        if len(found) >= n // 2:
+        first = first or pairs
+        counted += [(a.confidence, b.confidence) for a, b in pairs if max(letters(a), letters(b)) >= cfg.probe_letters]
+        if len(counted) >= n // 2:
             break
-    if not found:                                       # no window with letters: all of the first ones
-        found, turned = [a.confidence for a, _ in first], [b.confidence for _, b in first]
-    return quads, np.array(found), np.array(turned)
+    counted = counted or [(a.confidence, b.confidence) for a, b in first]   # no window with letters: the first
+    found, turned = np.array(counted, np.float64).reshape(-1, 2).T
+    return quads, found, turned
 
 
 def _axis(found: np.ndarray, turned: np.ndarray, cfg) -> tuple[bool, float, float]:
@@ -115,17 +113,15 @@ def decide(detector, recognizer, rgb: np.ndarray, gray: np.ndarray, cfg) -> tupl
     :class:`Orientation` and the text lines found on the page turned upright by it, as quads in the page's
     own pixels, clockwise from the top-left corner as the line reads. ``recognizer`` None: no evidence to
     weigh, so ``auto`` keeps the page as given."""
-    mode = cfg.orientation
-    if mode not in MODES:
-        raise ValueError(f"orientation must be one of {', '.join(MODES)}; got {mode!r}")
+    mode = cfg.orientation                           # one of MODES (PageConfig checks it)
     pts = geometry.ink_points(gray) if cfg.deskew else None
     if mode != "auto" or recognizer is None:
         quarter = 0 if mode in ("auto", "none") else int(mode)
         o = Orientation(quarter, _skew(pts, quarter, cfg), 0.0 if mode == "auto" else None)
         return o, probe(detector, None, rgb, gray, o.angle, cfg)[0]
-    scores, skews, lines, pick = {}, {0: _skew(pts, 0, cfg)}, {}, {}
+    scores, skews, lines, pick = {}, {}, {}, {}
     for axis in (0, 90):
-        skews[axis] = skews.get(axis, _skew(pts, axis, cfg))
+        skews[axis] = _skew(pts, axis, cfg)
         lines[axis], found, turned = probe(detector, recognizer, rgb, gray, axis + skews[axis], cfg)
         flip, scores[axis], scores[axis + 180] = _axis(found, turned, cfg)
         pick[axis] = axis + 180 if flip else axis

@@ -465,6 +465,12 @@ def _homography(rng: np.random.Generator, w: int, h: int, cfg: PageConfig, margi
     dst = cv2.transform(src[None], rot)[0]
     if rng.random() < cfg.perspective_share:
         dst = dst + rng.uniform(-cfg.perspective, cfg.perspective, (4, 2)).astype(np.float32) * np.array([w, h], np.float32)
+    return _placed(src, dst, margin, angle)
+
+
+def _placed(src: np.ndarray, dst: np.ndarray, margin: int, angle: float):
+    """(H, out_w, out_h, angle): the homography taking the page corners ``src`` to ``dst`` shifted so the
+    page lies ``margin`` pixels inside an output just big enough for it."""
     dst = dst - dst.min(0) + margin
     out_w, out_h = (np.ceil(dst.max(0)) + margin).astype(int)
     return cv2.getPerspectiveTransform(src, dst.astype(np.float32)), int(out_w), int(out_h), angle
@@ -483,9 +489,7 @@ def _photo_homography(rng: np.random.Generator, w: int, h: int, cfg: PageConfig,
     dst += rng.uniform(-0.02, 0.02, (4, 2)).astype(np.float32) * np.array([w, h], np.float32)
     angle = float(rng.uniform(-cfg.photo_skew_deg, cfg.photo_skew_deg))
     dst = cv2.transform(dst[None], cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0))[0]
-    dst = dst - dst.min(0) + margin
-    out_w, out_h = (np.ceil(dst.max(0)) + margin).astype(int)
-    return cv2.getPerspectiveTransform(src, dst.astype(np.float32)), int(out_w), int(out_h), angle
+    return _placed(src, dst, margin, angle)
 
 
 BACKGROUNDS = ("wood", "cloth", "desk", "dark", "carpet")
@@ -571,6 +575,7 @@ class PageGenerator:
         pp = np.array([pw[n] for n in names], float)
         drawn = names[int(rng.choice(len(names), p=pp / pp.sum()))]  # drawn even when given: same stream
         profile = profile or drawn
+        scene = False                                   # shot as a phone photo (below)
         if geometry:
             photo = profile == "photo"
             margin = int(rng.uniform(0.01, 0.06 if photo else 0.02) * max(w, h))
@@ -595,7 +600,7 @@ class PageGenerator:
             if rng.random() < cfg.handwriting:
                 img = deg.handwriting(img, rng, scale)
             img, profile_name = deg.degrade(img, rng, scale, profile)
-        if geometry and scene and prng.random() < cfg.photo_small:      # a small photo: lines 6-9 px tall
+        if scene and prng.random() < cfg.photo_small:      # a small photo: lines 6-9 px tall
             s = prng.uniform(400, 800) / max(img.shape[:2])
             if s < 1:
                 size = (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s)))
@@ -612,6 +617,6 @@ class PageGenerator:
             out.append({"box": bx, "quad": [[round(float(x), 1), round(float(y), 1)] for x, y in q],
                         "text": ln.text, "ignore": ln.ignore})
         meta = {"layout": layout, "profile": profile_name, "dpi": dpi, "angle": round(angle, 3),
-                "scene": bool(geometry and scene),
+                "scene": bool(scene),
                 "seed": self.seed, "index": int(index)}
         return PageSample(img, out, meta, lab if labels else None)
