@@ -1,7 +1,7 @@
 """The phone photos, read whole: per photo, what this project decided and read beside PP-OCRv4.
 
     python benchmarks/photos.py [--photos ../shared/data/real/photos] [--limit N] [--threads 2]
-                                [--recognizer FILE ...] [--no-rapidocr]
+                                [--detector FILE] [--recognizer FILE] [--no-rapidocr]
                                 [--json benchmarks/figures/photos.json] [--sheet benchmarks/figures/photos_sheet.png]
 
 The photos have no transcription, so this measures what needs none: per photo, the angle the pipeline
@@ -10,10 +10,11 @@ orientation confidence, the number of lines it read and their mean confidence, b
 (``rapidocr-onnxruntime``) number of lines and mean score on the same photo. Every line is counted
 (``min_confidence`` 0), and ``>= 0.5`` counts those the shipped confidence floor keeps.
 
-``--recognizer`` reads the photos again with each weight file given in place of the shipped recognizer
-(read as ``pipeline.load()`` reads it), side by side, so new weights can be compared with the shipped
-ones in one run. ``--sheet`` draws the detected lines of 12 photos (spread over the set) into one PNG.
-A diagnostic with printed figures, not a test.
+``--detector`` and ``--recognizer`` read the photos again with that weight file in place of the shipped
+one (loaded as ``pipeline.load()`` loads it: same config, precision and language model), side by side, so
+new weights can be compared with the shipped ones in one run; given both, each is read alone with the
+other shipped network, and then the two together. ``--sheet`` draws the lines of 12 photos (spread over
+the set) as the last of those systems read them into one PNG. A diagnostic with printed figures, not a test.
 """
 from __future__ import annotations
 
@@ -48,8 +49,6 @@ def _sheet(tiles: list, path: Path, cell: int = 420) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dataclasses import asdict
-
     import numpy as np
     import torch
     from tqdm import tqdm
@@ -57,13 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     import pipeline
     from pipeline import images
     from pipeline.evaluate import RapidOCRSystem, SystemUnavailable
-    from recognition.predictor import Recognizer
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--photos", type=Path, default=_PHOTOS)
     ap.add_argument("--limit", type=int, default=0, help="only the first N photos")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--recognizer", nargs="*", type=Path, default=[], help="weight files read beside the shipped one")
+    ap.add_argument("--detector", type=Path, default=None, help="a detector weight file read beside the shipped one")
+    ap.add_argument("--recognizer", type=Path, default=None, help="a recognizer weight file read beside the shipped one")
     ap.add_argument("--no-rapidocr", action="store_true", help="leave PP-OCRv4 out")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--sheet", type=Path, default=None, help="PNG of 12 photos with their detected lines")
@@ -76,10 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     files = files[:args.limit] if args.limit else files
     ocr = pipeline.load(threads=args.threads, min_confidence=0.0)
-    shipped = ocr.recognizer
-    readers = [("shipped", shipped)] + [(str(f), Recognizer.from_file(f, precision=shipped.precision,
-                                                                     **asdict(ocr.config.recognizer)))
-                                        for f in args.recognizer]
+    ship_rec, ship_det = ocr.recognizer, ocr.detector
+    if args.detector or args.recognizer:
+        other = pipeline.load(threads=args.threads, min_confidence=0.0, detector_weights=args.detector,
+                              recognizer_weights=args.recognizer)
+    det = args.detector and other.detector
+    rec = args.recognizer and other.recognizer
+    readers = [("shipped", ship_det, ship_rec)]       # (name, detector, recognizer)
+    readers += [(f"detector {args.detector}", det, ship_rec)] if det else []
+    readers += [(f"recognizer {args.recognizer}", ship_det, rec)] if rec else []
+    readers += [("both", det, rec)] if det and rec else []
     try:
         rapid = None if args.no_rapidocr else RapidOCRSystem(args.threads)
     except SystemUnavailable as exc:
@@ -90,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     for k, path in enumerate(tqdm(files, desc="photos", unit="photo")):
         rgb = images.load(path)
         row = {"photo": path.name, "true_quarter": int(labels["turned"].get(path.name, labels["default"]))}
-        for name, rec in readers:
-            ocr.recognizer = rec
+        for name, ocr.detector, ocr.recognizer in readers:
             t0 = time.perf_counter()
             page = ocr(rgb)
             conf = [ln.confidence for ln in page.lines]
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                          "lines": len(conf), "lines_0.5": sum(c >= 0.5 for c in conf),
                          "mean_conf": round(float(np.mean(conf)), 4) if conf else None,
                          "s": round(time.perf_counter() - t0, 2)}
-            if name == "shipped" and k in picks:
+            if name == readers[-1][0] and k in picks:
                 tiles.append((path.name, rgb, page))
         if rapid is not None:
             t0 = time.perf_counter()
@@ -108,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             row["ppocrv4"] = {"lines": len(scores), "mean_score": round(float(np.mean(scores)), 4) if scores else None,
                               "s": round(time.perf_counter() - t0, 2)}
         rows.append(row)
-    ocr.recognizer = shipped
-    names = [n for n, _ in readers]
+    ocr.detector, ocr.recognizer = ship_det, ship_rec
+    names = [n for n, _, _ in readers]
     cols = f"{'angle':>8}{'o_conf':>7}{'lines':>6}{'>=0.5':>6}{'conf':>7}"
     head = f"{'photo':<16}{'true':>5}" + cols * len(names)
     head += f"{'PP lines':>9}{'PP score':>9}" if rapid is not None else ""

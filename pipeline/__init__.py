@@ -149,13 +149,17 @@ def resolve_precision(precision: str, device: str = "cpu") -> str:
 
 
 def load(config: str | Path | None = None, device: str = "cpu", threads: int | None = None,
-         min_confidence: float | None = None, orientation: str | int | None = None) -> OCR:
+         min_confidence: float | None = None, orientation: str | int | None = None,
+         detector_weights: str | Path | None = None, recognizer_weights: str | Path | None = None) -> OCR:
     """Build the OCR system from the shipped weights and ``config`` (default ``configs/default.yaml``);
     ``device`` = ``"cpu"`` or ``"cuda"``, ``threads`` = torch CPU threads (default: torch's). The networks
     run in the config's ``runtime.precision`` (:func:`resolve_precision`). ``min_confidence``, when given,
     replaces the config's ``layout.min_confidence``: lines read less confidently are left off the page
     (0 keeps every line). ``orientation``, when given, replaces the config's ``page.orientation``: ``"auto"``
-    (the models decide), ``"none"`` (as given) or a quarter turn 0, 90, 180 or 270 (:mod:`pipeline.orientation`)."""
+    (the models decide), ``"none"`` (as given) or a quarter turn 0, 90, 180 or 270 (:mod:`pipeline.orientation`).
+    ``detector_weights`` / ``recognizer_weights``: a weight file that ``ocr-train`` wrote (``best.pt``,
+    ``final.pt``), read in place of the shipped one; only the shipped files are checked against their
+    recorded SHA-256."""
     from dataclasses import replace
 
     import torch
@@ -170,7 +174,11 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         cfg = replace(cfg, layout=replace(cfg.layout, min_confidence=float(min_confidence)))
     if orientation is not None:
         cfg = replace(cfg, page=replace(cfg.page, orientation=str(orientation)))
-    rec_path, det_path = recognition.weights_path(), detection.weights_path()
+    rec_path = Path(recognizer_weights) if recognizer_weights else recognition.weights_path()
+    det_path = Path(detector_weights) if detector_weights else detection.weights_path()
+    for given in (p for p in (detector_weights, recognizer_weights) if p):
+        if not Path(given).is_file():
+            raise FileNotFoundError(f"{given}: no such weight file")
     if rec_path is None and det_path is None:
         raise NoWeightsError("no weights yet: this build ships no trained detector or recognizer "
                              f"(expected *.pt in {detection.WEIGHTS_DIR} and {recognition.WEIGHTS_DIR})")
@@ -181,8 +189,8 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
     rec = det = None
     precision = resolve_precision(cfg.runtime.precision, device)
     lm_path = recognition.lm_path() if rec_path is not None and cfg.recognizer.lm_weight > 0 else None
-    for path in (rec_path, det_path, lm_path):
-        if path is not None:
+    for path, given in ((rec_path, recognizer_weights), (det_path, detector_weights), (lm_path, None)):
+        if path is not None and not given:
             integrity.verify(path)                  # the recorded SHA-256 (pipeline/integrity.py)
     if rec_path is not None:
         from dataclasses import asdict

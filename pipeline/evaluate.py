@@ -157,10 +157,11 @@ class PredLine:
 class ProjectSystem:
     name = "project"
 
-    def __init__(self, threads: int, device: str = "cpu", config=None):
+    def __init__(self, threads: int, device: str = "cpu", config=None, detector=None, recognizer=None):
         import pipeline
 
-        self.ocr = pipeline.load(config, device=device, threads=threads)
+        self.ocr = pipeline.load(config, device=device, threads=threads, detector_weights=detector,
+                                 recognizer_weights=recognizer)
 
     def page(self, img: np.ndarray) -> list[PredLine]:
         page = self.ocr(img)
@@ -254,10 +255,14 @@ RapidOCRSystem.detect = RapidOCRSystem.page
 SYSTEMS = {"project": ProjectSystem, "tesseract": TesseractSystem, "rapidocr": RapidOCRSystem}
 
 
-def make_system(name: str, threads: int = 2, device: str = "cpu", config=None):
+def make_system(name: str, threads: int = 2, device: str = "cpu", config=None, detector=None, recognizer=None):
+    """The system called ``name``; ``detector`` / ``recognizer``: weight files the project reads with in
+    place of the shipped ones (:func:`pipeline.load`)."""
     if name not in SYSTEMS:
         raise ValueError(f"unknown system {name!r}; choose from {', '.join(SYSTEMS)}")
-    return ProjectSystem(threads, device, config) if name == "project" else SYSTEMS[name](threads)
+    if name == "project":
+        return ProjectSystem(threads, device, config, detector, recognizer)
+    return SYSTEMS[name](threads)
 
 
 # ---- runners ------------------------------------------------------------------------------------------
@@ -449,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="CPU threads per system (default 2)")
     ap.add_argument("--device", default="cpu", help="device for the project's models (cpu, cuda)")
     ap.add_argument("--config", type=Path, help="pipeline YAML for the project's system (default: configs/default.yaml)")
+    ap.add_argument("--detector", type=Path, metavar="PT", help="the project reads with this detector weight "
+                    "file (one ocr-train wrote) in place of the shipped one")
+    ap.add_argument("--recognizer", type=Path, metavar="PT", help="the same for the recognizer")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON ('-' for stdout)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
@@ -465,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.limit:
                 pages = pages[:args.limit]
             sets.append((folder, pages))
-        systems = [make_system(name, args.threads, args.device, args.config) for name in (args.system or ["project"])]
+        systems = [make_system(name, args.threads, args.device, args.config, args.detector, args.recognizer)
+                   for name in (args.system or ["project"])]
         for system in systems:
             if isinstance(system, ProjectSystem) and args.detect:
                 system.ocr.check_detector()  # say so before any page
@@ -494,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
         print("note: pages a system failed on were scored as empty predictions (see stderr)")
     if args.json:
         doc = {"mode": "crops" if args.crops else "detect" if args.detect else "pages", "threads": args.threads, "results": rows}
+        given = {k: str(v) for k, v in (("detector", args.detector), ("recognizer", args.recognizer)) if v}
+        doc |= {"weights": given} if given else {}      # the project's, where not the shipped ones
         text = json.dumps(doc, indent=2)
         if args.json == "-":
             print(text)

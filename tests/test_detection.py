@@ -495,6 +495,40 @@ def test_ocr_eval_detect_mode_scores_the_project_detector(tmp_path, monkeypatch,
     assert row["pages"] == 1 and 0.0 <= row["det_F"] <= 1.0 and "tok_F" not in row
 
 
+def test_a_trained_detector_file_reads_in_place_of_the_shipped_one(tmp_path, monkeypatch, capsys):
+    import json
+
+    import detection
+    import pipeline
+    from detection import weightfile
+    from detection.ctpn import CTPN
+    from pipeline import evaluate as ev
+    from pipeline import integrity
+    from synth import pageset
+
+    torch.manual_seed(0)
+    weightfile.save(tmp_path / "ctpn.pt", CTPN(width=0.125, lstm_hidden=16, fc=32), {"steps": 0}, half=False)
+    integrity.record(tmp_path)
+    monkeypatch.setattr(detection, "weights_path", lambda: tmp_path / "ctpn.pt")
+    run = tmp_path / "run"
+    run.mkdir()                                    # what ocr-train writes: no SHA256SUMS beside it
+    weightfile.save(run / "best.pt", CTPN(width=0.125, lstm_hidden=16, fc=32), {"steps": 5}, half=False)
+    ocr = pipeline.load(threads=1, detector_weights=run / "best.pt")
+    assert ocr.detector.provenance["steps"] == 5
+    with pytest.raises(FileNotFoundError, match="nope.pt: no such weight file"):
+        pipeline.load(detector_weights=run / "nope.pt")
+    pageset.write(tmp_path / "set", "a", np.full((120, 200, 3), 255, np.uint8),
+                  {"width": 200, "height": 120, "lines": [{"box": [10, 10, 120, 30], "text": "x", "ignore": False}]})
+    out = tmp_path / "r.json"
+    assert ev.main([str(tmp_path / "set"), "--detect", "--quiet", "--detector", str(run / "best.pt"),
+                    "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["weights"] == {"detector": str(run / "best.pt")}
+    capsys.readouterr()
+    assert ev.main([str(tmp_path / "set"), "--detect", "--quiet", "--detector", str(run / "nope.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nope.pt: no such weight file" in err
+
+
 def test_draw_and_the_debug_command(tmp_path, monkeypatch, capsys):
     import cv2
 
