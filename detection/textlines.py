@@ -14,7 +14,8 @@ Steps (after Tian et al. 2016, sec. 3.1, adapted to documents):
 3. chains of at least ``min_proposals`` become lines: the centre line is fitted by least squares (keeps a
    small skew) pulled toward level by ``slope_prior`` (short chains have noisy slopes), top and bottom
    edges are the median offsets of the proposals' tops and bottoms from it;
-4. the ends move to the side-refinement estimate of the end proposals (when given); the line score is the
+4. the ends move to the side-refinement estimate of the end proposals (when given and the chain has more
+   than one proposal: a lone box keeps its own edges); the line score is the
    mean proposal score, and lines under ``min_line_score`` are dropped;
 5. a line lying more than ``line_overlap`` (by box area) inside a longer line (more proposals; then a
    better score) is dropped: two chains through the upper and lower halves of one row are one line.
@@ -40,7 +41,7 @@ class TextLineConfig:
     max_gap: float = 1.2           # in heights of the left proposal
     min_v_overlap: float = 0.6     # vertical overlap / smaller height
     min_size_sim: float = 0.6      # smaller height / larger height
-    min_proposals: int = 2
+    min_proposals: int = 1         # 1: a lone box (a digit, a tick) is a line
     min_line_score: float = 0.75
     line_overlap: float = 0.5      # a line more than this much inside a longer / better one is dropped
     slope_prior: float = 4.0       # pulls the slope of short lines toward level (x line height^2)
@@ -133,7 +134,7 @@ def _fit(b: np.ndarray, s: np.ndarray, side: np.ndarray | None, prior: float = 0
     bot = float(np.median(b[:, 3] - slope * cx))
     left, right = int(np.argmin(b[:, 0])), int(np.argmax(b[:, 2]))
     xl, xr = float(b[left, 0]), float(b[right, 2])
-    if side is not None:
+    if side is not None and left != right:   # one proposal: one side estimate cannot place both ends
         w = b[0, 2] - b[0, 0]
         sl = float(box_coder.decode_side(side[[left]], b[[left]])[0])
         sr = float(box_coder.decode_side(side[[right]], b[[right]])[0])

@@ -32,6 +32,9 @@ from pipeline.result import Block, Line, Page, Word
 __all__ = ["LayoutConfig", "reading_order", "group", "page_text", "layout_text", "page_layout_text", "words", "assemble"]
 
 
+LONE = 1.5  # a line shorter than this many of its heights is one detector box: a character or two
+
+
 @dataclass(frozen=True)
 class LayoutConfig:
     column_gap: float = 1.0     # narrowest gap (line heights) that may separate two columns
@@ -43,10 +46,15 @@ class LayoutConfig:
                                 # (ascenders and descenders of tight leading touch the next line)
     min_confidence: float = 0.5  # lines read less confidently are left off the page: nearly all are
                                 # rules, stamps, logos and scanner edges the detector took for text
+    lone_confidence: float = 0.9  # a line less than 1.5 heights long (a lone digit, a tick, a tax code: one
+                                # detector box) is kept only when read this confidently and holding a letter
+                                # or digit: lone dots, dashes and colons are mostly specks and rule ends
+                                # (min_confidence 0 keeps every line, these too)
 
     def __post_init__(self):
-        if not 0.0 <= self.min_confidence <= 1.0:
-            raise ValueError(f"min_confidence must be within 0 and 1, got {self.min_confidence}")
+        for name in ("min_confidence", "lone_confidence"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within 0 and 1, got {getattr(self, name)}")
 
 
 def _heights(boxes: np.ndarray) -> np.ndarray:
@@ -231,9 +239,18 @@ def assemble(shape: tuple[int, int], quads: list, quads_up: list, strips: list[L
     """The :class:`Page` of one image of ``shape`` (H, W). ``quads[i]`` is a line in the image's pixels,
     ``quads_up[i]`` the same line on the upright page (reading order is decided there), ``strips[i]`` its
     crop and ``reads[i]`` the recognizer's reading. Lines read as empty or with a confidence below
-    ``cfg.min_confidence`` are dropped; the rest get ids in reading order, words, rows and blocks; boxes
-    are in the image's pixels."""
-    keep = [i for i, r in enumerate(reads) if r.text.strip() and r.confidence >= cfg.min_confidence]
+    ``cfg.min_confidence`` are dropped, and lone ones (less than ``LONE`` of their heights long on the
+    upright page) below ``cfg.lone_confidence`` or without a letter or digit; the rest get ids in reading
+    order, words, rows and blocks; boxes are in the image's pixels."""
+    def kept(i: int) -> bool:
+        r = reads[i]
+        if not r.text.strip() or r.confidence < cfg.min_confidence:
+            return False
+        (x0, y0), (x1, y1) = np.min(quads_up[i], 0), np.max(quads_up[i], 0)
+        lone = x1 - x0 < LONE * (y1 - y0) and cfg.min_confidence > 0     # min_confidence 0 keeps every line
+        return not lone or (r.confidence >= cfg.lone_confidence and any(c.isalnum() for c in r.text))
+
+    keep = [i for i in range(len(reads)) if kept(i)]
     q_page = [np.asarray(quads[i], np.float64) for i in keep]
     boxes = np.array([[*q.min(0), *q.max(0)] for q in q_page], np.float64).reshape(-1, 4)
     up = np.array([[*np.min(quads_up[i], 0), *np.max(quads_up[i], 0)] for i in keep], np.float64).reshape(-1, 4)

@@ -139,7 +139,21 @@ def test_stacked_lines_do_not_merge_and_low_scores_drop():
     boxes, scores = _cat(_props(0, 160, 100, 20), _props(0, 160, 124, 20), _props(0, 160, 300, 20, score=0.5))
     lines = textlines.build_lines(boxes, scores)
     assert [ln.box[1] for ln in lines] == pytest.approx([100, 124])
-    assert textlines.build_lines(*_props(0, 16, 10, 20)) == []  # a single proposal is not a line
+    two = textlines.TextLineConfig(min_proposals=2)
+    assert textlines.build_lines(*_props(0, 16, 10, 20), cfg=two) == []  # a single proposal is not a line
+
+
+def test_a_lone_proposal_is_a_line_of_its_own_box_whatever_its_side_estimate():
+    # a lone digit ("1" in a receipt's quantity column) fires one column of the detector; its one side
+    # offset says where one end lies, so placing both ends by it made a line 0 px wide, dropped as empty
+    boxes, scores = _props(32, 48, 10, 20)                       # one box: x 32..48, y 10..30
+    for side in (None, np.array([0.4]), np.array([-0.4])):
+        (line,) = textlines.build_lines(boxes, scores, side)
+        assert line.box.tolist() == pytest.approx([32, 10, 48, 30]) and line.score == pytest.approx(0.95)
+    # two boxes still take their ends from the side estimates (+0.25 x 16 px = 4 px right of each centre)
+    boxes, scores = _props(32, 64, 10, 20)
+    (line,) = textlines.build_lines(boxes, scores, np.array([0.25, 0.25]))
+    assert line.box[[0, 2]].tolist() == pytest.approx([44, 60])
 
 
 def test_a_three_degree_line_gives_the_right_quad():
