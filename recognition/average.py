@@ -31,13 +31,12 @@ def average(paths: list[str | Path], weights: list[float] | None = None) -> tupl
     ``weights`` defaults to equal ones. Raises ``ValueError`` when fewer than two files are given, the
     weights do not match the files or are not positive, or the files differ in architecture or charset.
     """
+    from pipeline.training import mean_of
+
     paths = [Path(p) for p in paths]
+    weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
     if len(paths) < 2:
         raise ValueError("averaging needs at least two weight files")
-    weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
-    if len(weights) != len(paths) or min(weights) <= 0:
-        raise ValueError(f"need one positive weight per file: {len(paths)} files, weights {weights}")
-    total = sum(weights)
     loaded = [weightfile.load(p) for p in paths]
     model, charset, _ = loaded[0]
     for p, (m, cs, _) in zip(paths[1:], loaded[1:]):
@@ -45,15 +44,9 @@ def average(paths: list[str | Path], weights: list[float] | None = None) -> tupl
             raise ValueError(f"{p}: architecture {m.arch()} differs from {paths[0]}'s {model.arch()}")
         if cs != charset:
             raise ValueError(f"{p}: charset differs from {paths[0]}'s")
-    states = [m.state_dict() for m, _, _ in loaded]             # weightfile.load gives float32 tensors
-    model.load_state_dict({k: sum(s[k] * (w / total) for s, w in zip(states, weights)) if v.is_floating_point() else v
-                           for k, v in states[0].items()})
-    provs = [prov for _, _, prov in loaded]
-    data = list(dict.fromkeys(x for prov in provs for x in prov.get("data", [])))
-    prov = {"data": data, "steps": max(int(prov.get("steps", 0)) for prov in provs),
-            "averaged": [{"file": str(p), "weight": w / total, "steps": prov.get("steps"), "val": prov.get("val"),
-                          "config": prov.get("config")} for p, w, prov in zip(paths, weights, provs)],
-            "created": provs[-1].get("created")}
+    # weightfile.load gives float32 tensors
+    state, prov = mean_of(paths, weights, [m.state_dict() for m, _, _ in loaded], [pv for _, _, pv in loaded])
+    model.load_state_dict(state)
     return model.eval(), charset, prov
 
 

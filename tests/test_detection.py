@@ -572,3 +572,33 @@ def test_a_tall_proposal_links_to_a_shorter_one_that_cannot_reach_back():
     boxes = np.array([[0, 0, 16, 40], [50, 10, 66, 34.0]])
     (line,) = textlines.build_lines(boxes, np.array([0.9, 0.9]), cfg=textlines.TextLineConfig(min_size_sim=0.5))
     assert line.box[[0, 2]].tolist() == [0, 66]
+
+
+def test_detector_weight_averaging_is_the_weighted_mean_and_refuses_a_mismatch(tmp_path, capsys):
+    from detection import weightfile
+    from detection.average import average, main
+    from detection.ctpn import CTPN
+
+    files = []
+    for seed, steps in ((1, 10), (2, 30)):
+        torch.manual_seed(seed)
+        files.append(weightfile.save(tmp_path / f"d{seed}.pt", CTPN(width=0.125, lstm_hidden=16, fc=32),
+                                     {"steps": steps, "data": ["shared", f"only {seed}"]}, half=False))
+    (m1, _, _), (m2, _, _) = weightfile.load(files[0]), weightfile.load(files[1])
+    mean, anchors, prov = average(files, [3, 1])               # weights 0.75 / 0.25
+    s1, s2, sm = m1.state_dict(), m2.state_dict(), mean.state_dict()
+    floats = [k for k, v in sm.items() if v.is_floating_point()]
+    assert any(k.endswith("running_mean") for k in floats)   # batch-norm statistics are averaged too
+    for k in floats:
+        assert torch.allclose(sm[k], 0.75 * s1[k] + 0.25 * s2[k]), k
+    assert prov["steps"] == 30 and prov["data"] == ["shared", "only 1", "only 2"]
+    assert [a["weight"] for a in prov["averaged"]] == [0.75, 0.25] and anchors["width"] == 16
+    weightfile.save(tmp_path / "other.pt", CTPN(width=0.125, lstm_hidden=8, fc=32), {})
+    with pytest.raises(ValueError, match="other.pt: architecture"):
+        average([files[0], tmp_path / "other.pt"])
+    with pytest.raises(ValueError, match="one positive weight per file"):
+        average(files, [1, 0])
+    assert main([str(files[0]), str(files[1]), "--out", str(tmp_path / "m.pt")]) == 0
+    assert weightfile.load(tmp_path / "m.pt")[2]["averaged"][0]["weight"] == 0.5
+    assert main([str(files[0]), str(tmp_path / "missing.pt"), "--out", str(tmp_path / "x.pt")]) == 2
+    assert "missing.pt: no such weight file" in capsys.readouterr().err

@@ -1,0 +1,67 @@
+"""Weight averaging: one detector weight file whose parameters are the weighted mean of several others.
+
+    python -m detection.average A.pt B.pt [--weights 0.5 0.5] --out averaged.pt
+
+The mean of a fine-tune and the weights it started from keeps much of what each is good at ("model
+soups", Wortsman et al. 2022): the shipped detector is the 0.5 / 0.5 mean of the detector before the
+phone-photo fine-tune and that fine-tune's best checkpoint (configs/detector/ctpn_photo.yaml). Every
+floating tensor (batch-norm running statistics included) is averaged in float32, integer buffers come
+from the first file (:func:`pipeline.training.mean_of`). The inputs must share the architecture and the
+anchors, else one clear error; the result's provenance names each input with its weight, steps and
+training-time validation.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from detection import weightfile
+from detection.ctpn import CTPN
+
+__all__ = ["average"]
+
+
+def average(paths: list[str | Path], weights: list[float] | None = None) -> tuple[CTPN, dict, dict]:
+    """(model, anchors, provenance) whose floating tensors are ``sum(w_i * file_i) / sum(w_i)``.
+
+    ``weights`` defaults to equal ones. Raises ``ValueError`` when fewer than two files are given, the
+    weights do not match the files or are not positive, or the files differ in architecture or anchors.
+    """
+    from pipeline.training import mean_of
+
+    paths = [Path(p) for p in paths]
+    weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
+    if len(paths) < 2:
+        raise ValueError("averaging needs at least two weight files")
+    loaded = [weightfile.load(p) for p in paths]
+    model, anchors, _ = loaded[0]
+    for p, (m, anc, _) in zip(paths[1:], loaded[1:]):
+        if m.arch() != model.arch():
+            raise ValueError(f"{p}: architecture {m.arch()} differs from {paths[0]}'s {model.arch()}")
+        if anc != anchors:
+            raise ValueError(f"{p}: anchors {anc} differ from {paths[0]}'s {anchors}")
+    state, prov = mean_of(paths, weights, [m.state_dict() for m, _, _ in loaded], [pv for _, _, pv in loaded])
+    model.load_state_dict(state)
+    return model.eval(), anchors, prov
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m detection.average", description=__doc__.split("\n\n")[0])
+    ap.add_argument("files", nargs="+", type=Path, help="detector weight files of one architecture")
+    ap.add_argument("--weights", nargs="+", type=float, help="one positive weight per file (default: equal)")
+    ap.add_argument("--out", type=Path, required=True, help="weight file to write (fp16, as training writes them)")
+    args = ap.parse_args(argv)
+    try:
+        model, anchors, prov = average(args.files, args.weights)
+    except (OSError, ValueError) as exc:                 # WeightFileError is a ValueError
+        print(f"detection.average: {exc}", file=sys.stderr)
+        return 2
+    weightfile.save(args.out, model, prov, heights=tuple(anchors["heights"]), width=anchors["width"])
+    shares = ", ".join(f"{a['file']} {a['weight']:.2f}" for a in prov["averaged"])
+    print(f"wrote {args.out}: mean of {shares}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
