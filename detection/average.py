@@ -30,20 +30,12 @@ def average(paths: list[str | Path], weights: list[float] | None = None) -> tupl
     """
     from pipeline.training import mean_of
 
-    paths = [Path(p) for p in paths]
-    weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
-    if len(paths) < 2:
-        raise ValueError("averaging needs at least two weight files")
-    loaded = [weightfile.load(p) for p in paths]
-    model, anchors, _ = loaded[0]
-    for p, (m, anc, _) in zip(paths[1:], loaded[1:]):
-        if m.arch() != model.arch():
-            raise ValueError(f"{p}: architecture {m.arch()} differs from {paths[0]}'s {model.arch()}")
-        if anc != anchors:
-            raise ValueError(f"{p}: anchors {anc} differ from {paths[0]}'s {anchors}")
-    state, prov = mean_of(paths, weights, [m.state_dict() for m, _, _ in loaded], [pv for _, _, pv in loaded])
-    model.load_state_dict(state)
-    return model.eval(), anchors, prov
+    def differs(a, b) -> str:
+        if b[0].arch() != a[0].arch():
+            return f"architecture {b[0].arch()} differs from"
+        return f"anchors {b[1]} differ from" if b[1] != a[1] else ""
+
+    return mean_of(paths, weights, weightfile.load, differs)     # weightfile.load gives float32 tensors
 
 
 def main(argv: list[str] | None = None) -> int:

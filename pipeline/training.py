@@ -125,26 +125,37 @@ def provenance(sources: list[str], step: int, metrics: dict, config: dict) -> di
             "config": config, "created": datetime.date.today().isoformat()}
 
 
-def mean_of(paths: list[Path], weights: list[float], states: list[dict], provs: list[dict]) -> tuple[dict, dict]:
-    """(state dict, provenance) of the weighted mean of the weight files ``paths`` (their float32
-    ``states`` and ``provs``): every floating tensor (batch-norm running statistics included) is
-    ``sum(w_i * file_i) / sum(w_i)``; integer buffers (batch norm's step counters, unused in eval mode) come
-    from the first file. The provenance names each input with its weight, steps, training-time validation
-    and config, and carries the union of their data sources. Both ``python -m recognition.average`` and
-    ``python -m detection.average`` check the architectures before calling this."""
+def mean_of(paths: list, weights: list[float] | None, load, differs) -> tuple:
+    """``(model, extra, provenance)``: the weighted mean of the weight files ``paths`` (equal ``weights``
+    by default), each read by ``load(path) -> (float32 model, extra, provenance)``. ``differs(first,
+    other)``, given two such triples, names what keeps them apart (architecture, charset, anchors) or is
+    empty; a mismatch, fewer than two files or weights that are not one positive per file raise
+    ``ValueError``. Every floating tensor (batch-norm running statistics included) is
+    ``sum(w_i * file_i) / sum(w_i)``; integer buffers (batch norm's step counters, unused in eval mode)
+    come from the first file. The provenance names each input with its weight, steps, training-time
+    validation and config, and carries the union of their data sources."""
+    paths = [Path(p) for p in paths]
+    weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
     if len(paths) < 2:
         raise ValueError("averaging needs at least two weight files")
+    loaded = [load(p) for p in paths]
+    for p, other in zip(paths[1:], loaded[1:]):
+        why = differs(loaded[0], other)
+        if why:
+            raise ValueError(f"{p}: {why} {paths[0]}'s")
     if len(weights) != len(paths) or min(weights) <= 0:
         raise ValueError(f"need one positive weight per file: {len(paths)} files, weights {weights}")
     total = sum(weights)
-    state = {k: sum(s[k] * (w / total) for s, w in zip(states, weights)) if v.is_floating_point() else v
-             for k, v in states[0].items()}
+    states, provs = [m.state_dict() for m, _, _ in loaded], [pv for _, _, pv in loaded]
+    model, extra, _ = loaded[0]
+    model.load_state_dict({k: sum(s[k] * (w / total) for s, w in zip(states, weights)) if v.is_floating_point()
+                           else v for k, v in states[0].items()})
     data = list(dict.fromkeys(x for prov in provs for x in prov.get("data", [])))
     prov = {"data": data, "steps": max(int(prov.get("steps", 0)) for prov in provs),
             "averaged": [{"file": str(p), "weight": w / total, "steps": prov.get("steps"), "val": prov.get("val"),
                           "config": prov.get("config")} for p, w, prov in zip(paths, weights, provs)],
             "created": provs[-1].get("created")}
-    return state, prov
+    return model.eval(), extra, prov
 
 
 def checkpoint(last: Path, config: dict, model, opt, sched, step: int, best: float) -> None:
