@@ -20,11 +20,9 @@ Shapes: ``B`` crops, ``M = H*W*A`` anchors of a crop.
 """
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import cv2
@@ -38,6 +36,7 @@ from detection.ctpn import CTPN
 from detection.loss import ctpn_loss
 from detection.predictor import Detector, DetectorConfig, to_tensor
 from detection.targets import TargetConfig
+from synth import pageset
 from pipeline.training import (checkpoint, csv_log, lr_factor, plot_log, provenance, resume, run_main, step_if_finite,
                                stoppable, use_bf16)
 
@@ -127,46 +126,6 @@ def load_pages(folder: str | Path, which: str, merge_gap: float) -> list[Page]:
         ignore = [targets.as_quad(ln.quad if ln.quad else ln.box) for ln in r.lines if ln.ignore]
         out.append(Page(r.image, quads, ignore, [(ln.quad or ln.box, ln.ignore) for ln in r.lines]))
     return out
-
-
-def _render_chunk(args) -> None:
-    seed, start, count, cfg_file, folder = args
-    from synth import pageset
-    from synth.config import load as load_synth
-    from synth.pages import PageGenerator
-
-    gen = PageGenerator(load_synth(cfg_file).page, seed=seed)
-    for i in range(start, start + count):
-        p = gen.page(i)
-        pageset.write(Path(folder), f"{seed}_{i:06d}", p.image, p.to_json(f"{seed}_{i:06d}.png"))
-
-
-def synth_pages(n: int, seed: int, cfg_file: str, cache_dir: Path, workers: int, progress: bool = True) -> Path:
-    """A page-set folder of ``n`` synthetic pages, rendered once (keyed by every input) and reused."""
-    from tqdm import tqdm
-
-    cfg_path = Path(cfg_file) if Path(cfg_file).is_file() else configs.path(cfg_file)
-    key = hashlib.sha1(f"{n}|{seed}|{cfg_path.read_text()}".encode()).hexdigest()[:12]
-    folder = cache_dir / f"pages_{seed}_{n}_{key}"
-    done = folder / "COMPLETE"
-    if done.is_file():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    chunk = 20
-    jobs = [(seed, s, min(chunk, n - s), str(cfg_path), str(folder)) for s in range(0, n, chunk)
-            if not all((folder / f"{seed}_{i:06d}.json").is_file() for i in range(s, min(n, s + chunk)))]
-    bar = tqdm(total=n, initial=n - sum(j[2] for j in jobs), desc="synth pages", unit="page", disable=not progress)
-    if workers > 1 and len(jobs) > 1:
-        with get_context("spawn").Pool(workers) as pool:
-            for _ in pool.imap_unordered(_render_chunk, jobs):
-                bar.update(chunk)
-    else:
-        for j in jobs:
-            _render_chunk(j)
-            bar.update(j[2])
-    bar.close()
-    done.write_text(f"{n}\n")
-    return folder
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -273,13 +232,13 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
     pools, shares, real, sources = [], [], [], []
     val_sets: dict[str, list[Page]] = {}
     if d.synth_pages and d.synth_weight > 0:
-        folder = synth_pages(d.synth_pages, d.synth_seed, d.synth_config, out / "cache", cfg.workers, progress)
+        folder = pageset.render(d.synth_pages, d.synth_seed, d.synth_config, out / "cache", cfg.workers, progress)
         pools.append(load_pages(folder, "all", d.merge_gap))
         shares.append(d.synth_weight)
         real.append(False)
         sources.append(f"synthetic pages (synth/, seed {d.synth_seed}, {d.synth_pages} pages)")
     if d.val_synth:
-        folder = synth_pages(d.val_synth, d.val_seed, d.synth_config, out / "cache", 1, False)
+        folder = pageset.render(d.val_synth, d.val_seed, d.synth_config, out / "cache", 1, False)
         val_sets["synth"] = load_pages(folder, "all", d.merge_gap)
     for folder, share in d.real.items():
         name = Path(folder).name.lower()

@@ -10,12 +10,13 @@ SROIE, 30 for FUNSD, 10 % elsewhere) are validation; training must never read th
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PageRecord", "GtLine", "read", "split", "write", "VAL_LAST"]
+__all__ = ["PageRecord", "GtLine", "read", "split", "write", "render", "VAL_LAST"]
 
 VAL_LAST = {"sroie": 40, "funsd": 30}
 
@@ -90,3 +91,50 @@ def write(folder: str | Path, name: str, image, record: dict, ext: str = ".png")
     jtmp.write_text(json.dumps(rec, ensure_ascii=False), encoding="utf-8")
     os.replace(jtmp, folder / f"{name}.json")
     return img_path
+
+
+def _render_chunk(args) -> int:
+    seed, start, count, cfg_file, folder = args
+    from synth.config import load as load_synth
+    from synth.pages import PageGenerator
+
+    gen = PageGenerator(load_synth(cfg_file).page, seed=seed)
+    for i in range(start, start + count):
+        p = gen.page(i)
+        write(Path(folder), f"{seed}_{i:06d}", p.image, p.to_json(f"{seed}_{i:06d}.png"))
+    return count
+
+
+def render(n: int, seed: int, cfg_file: str, cache_dir: Path, workers: int, progress: bool = True) -> Path:
+    """A page-set folder of ``n`` synthetic pages of the synth YAML ``cfg_file`` (a path, or one relative to
+    ``configs/``), rendered once into ``cache_dir`` (keyed by every input) and reused; a killed render is
+    finished, not restarted. Both models' training reads its pages."""
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    import configs
+
+    cfg_path = Path(cfg_file) if Path(cfg_file).is_file() else configs.path(cfg_file)
+    key = hashlib.sha1(f"{n}|{seed}|{cfg_path.read_text()}".encode()).hexdigest()[:12]
+    folder = Path(cache_dir) / f"pages_{seed}_{n}_{key}"
+    done = folder / "COMPLETE"
+    if done.is_file():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    chunk = 20
+    jobs = [(seed, s, min(chunk, n - s), str(cfg_path), str(folder)) for s in range(0, n, chunk)
+            if not all((folder / f"{seed}_{i:06d}.json").is_file() for i in range(s, min(n, s + chunk)))]
+    bar = tqdm(total=n, initial=n - sum(j[2] for j in jobs), desc="synth pages", unit="page", disable=not progress)
+    if workers > 1 and len(jobs) > 1:
+        with get_context("spawn").Pool(workers) as pool:
+            for part in pool.imap_unordered(_render_chunk, jobs):
+                bar.update(part)
+    else:
+        for j in jobs:
+            _render_chunk(j)
+            bar.update(j[2])
+    bar.close()
+    done.write_text(f"{n}\n")
+    return folder
+
