@@ -381,12 +381,34 @@ def detected_rows(ocr, pages, progress: bool = True, desc: str = "rows"):
 
     for page in tqdm(pages, desc=desc, disable=not progress, unit="page", leave=False):
         _, _, quads, strips = ocr.line_strips(_load(page))
-        gt = [(ln.box, ln.text, ln.ignore) for ln in page.lines]
+        tilted = all(getattr(ln, "quad", None) for ln in page.lines)
         for quad, strip in zip(quads, strips):
-            (x0, y0), (x1, y1) = quad.min(0), quad.max(0)
-            text = row_text((x0, y0, x1, y1), gt)
+            frame = _line_frame(quad) if tilted else (lambda pts: np.asarray(pts, float))
+            gt = [(_box(frame(ln.quad if tilted else _corners(ln.box))), ln.text, ln.ignore) for ln in page.lines]
+            text = row_text(_box(frame(quad)), gt)
             if text is not None:
                 yield strip.image, text
+
+
+def _corners(box) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float)
+
+
+def _box(pts: np.ndarray) -> tuple:
+    (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _line_frame(quad):
+    """Points -> coordinates along and across the detected line ``quad`` (x along its top edge, y down
+    across it). On a page whose ground truth has quads, segments are matched to a tilted line in its own
+    frame, where both are upright boxes; an axis-aligned line's frame is the page's, shifted."""
+    q = np.asarray(quad, float)
+    u = q[1] - q[0]
+    u = u / n if (n := float(np.hypot(*u))) > 0 else np.array([1.0, 0.0])
+    axes = np.array([[u[0], -u[1]], [u[1], u[0]]])          # columns: along (u), across (u turned +90 deg)
+    return lambda pts: (np.asarray(pts, float) - q[0]) @ axes
 
 
 def evaluate_crops(system, pages, progress: bool = True, desc: str = "", batch: int = 64) -> dict:

@@ -226,3 +226,34 @@ def test_detected_rows_pairs_each_labelled_strip_with_its_text(monkeypatch):
     rows = list(ev.detected_rows(FakeOCR(), [NS(lines=lines)], progress=False))
     assert [t for _, t in rows] == ["TOTAL RM 5.90", "Date:"]
     assert [(im.shape[1], int(im[0, 0])) for im, _ in rows] == [(640, 0), (200, 2)]
+
+
+def test_detected_rows_matches_tilted_lines_in_their_own_frame(monkeypatch):
+    """On a page tilted 20 degrees, two close lines' axis boxes overlap each other, so an axis-box match
+    labels a detected line with both lines' text; in the line's own frame each covers exactly its own."""
+    from types import SimpleNamespace as NS
+
+    from pipeline.crop import LineCrop
+
+    a = np.deg2rad(20.0)
+    u, v = np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
+
+    def quad(origin, length, height):
+        o = np.asarray(origin, float)
+        return np.array([o, o + length * u, o + length * u + height * v, o + height * v])
+
+    gt = [quad((100, 100), 400, 20), quad((100, 128), 400, 20)]
+    found = [quad((98, 99), 404, 22), quad((99, 127), 402, 21)]
+    strips = [LineCrop(np.full((32, 300), k, np.uint8), np.eye(2, 3)) for k in range(2)]
+
+    class FakeOCR:
+        def line_strips(self, rgb):
+            return None, 0.0, found, strips
+
+    boxes = [tuple(np.r_[q.min(0), q.max(0)]) for q in gt]
+    lines = [NS(box=b, quad=tuple(map(tuple, q)), text=t, ignore=False) for b, q, t in zip(boxes, gt, ("first", "second"))]
+    monkeypatch.setattr(ev, "_load", lambda page: None)
+    rows = list(ev.detected_rows(FakeOCR(), [NS(lines=lines)], progress=False))
+    assert [(t, int(im[0, 0])) for im, t in rows] == [("first", 0), ("second", 1)]
+    flat = [NS(box=b, quad=None, text=t, ignore=False) for b, t in zip(boxes, ("first", "second"))]
+    assert "first second" in [t for _, t in ev.detected_rows(FakeOCR(), [NS(lines=flat)], progress=False)]
