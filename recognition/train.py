@@ -83,6 +83,12 @@ class DataConfig:
                                             # ------, ***** TOTAL *****, dot leaders: synth.text "separator"), and a
                                             # "separators" validation set of val_synth lines
     separator_lines: int = 20000            # separator lines generated once and cached (seed synth_seed)
+    synth_pages: int = 0                    # synthetic pages (synth_pages_config, seed synth_seed) rendered once;
+                                            # the lines the shipped detector finds on them, cut as the page
+                                            # pipeline cuts them, are a pool ("synth-pages-rows", its last 10 %
+                                            # of pages a validation set): tilted, curled, lit like a photo
+    synth_pages_config: str = "synth/photo.yaml"
+    synth_pages_weight: float = 0.0         # share of each batch drawn from those rows
 
 
 @dataclass(frozen=True)
@@ -510,6 +516,13 @@ def val_sets(cfg: TrainConfig, charset: Charset, cache_dir: Path | None) -> dict
         name = Path(folder).name.lower()
         rows, texts, _, _ = detected_rows(folder, "val", charset, True, d.max_width, cache_dir, False, d.val_real)
         sets[f"{name}-rows"] = (rows, texts, name in d.case_blind)
+    if d.synth_pages and d.synth_pages_weight > 0:
+        import tempfile                          # no cache: the pages are rendered anew, as the lines are
+
+        folder = pageset.render(d.synth_pages, d.synth_seed, d.synth_pages_config,
+                                cache_dir or Path(tempfile.mkdtemp(prefix="ocr-pages-")), 1, False)
+        rows, texts, _, _ = detected_rows(folder, "val", charset, True, d.max_width, cache_dir, False, d.val_real)
+        sets["synth-pages-rows"] = (rows, texts, False)
     return sets
 
 
@@ -558,6 +571,17 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
         shares.append(share)
         sources.append(f"{name} train split: {len(rows)} lines found by the shipped detector on its {n_pages} pages, "
                        f"cut as the page pipeline cuts them{', case-blind loss' if name in d.case_blind else ''}")
+    if d.synth_pages and d.synth_pages_weight > 0:
+        from synth import pageset
+
+        folder = pageset.render(d.synth_pages, d.synth_seed, d.synth_pages_config, cache, cfg.workers, progress)
+        rows, row_texts, skipped, n_pages = detected_rows(folder, "train", charset, d.skip_unknown, d.max_width,
+                                                          cache, progress)
+        _report_skipped("synth-pages-rows", skipped)
+        pools.append(LinePool(rows, row_texts, "synth-pages-rows"))
+        shares.append(d.synth_pages_weight)
+        sources.append(f"{len(rows)} lines found by the shipped detector on {n_pages} synthetic pages "
+                       f"({d.synth_pages_config}, seed {d.synth_seed}), cut as the page pipeline cuts them")
     sets = val_sets(cfg, charset, cache)
 
     model = CRNN(len(charset), cfg.model.width, cfg.model.hidden).to(device)

@@ -679,6 +679,23 @@ def test_training_on_detected_rows_cuts_them_once_and_validates_on_them(tmp_path
     assert any(f"{len(rows)} lines found by the shipped detector on its 2 pages" in s for s in prov["data"]), prov["data"]
 
 
+def test_training_on_synthetic_photo_pages_draws_and_validates_on_their_detected_rows(tmp_path):
+    from dataclasses import replace
+
+    from recognition.train import train
+
+    cfg = _tiny_cfg(tmp_path, steps=2)
+    cfg = replace(cfg, data=replace(cfg.data, synth_pages=4, synth_pages_weight=0.5, skip_unknown=True), val_every=2)
+    out = tmp_path / "run"
+    metrics = train(cfg, out, progress=False)
+    assert set(metrics) == {"synth", "synth-pages-rows"}
+    assert len(list((out / "cache").glob("pages_3_4_*/*.json"))) == 4          # rendered once, in the cache
+    assert len(list((out / "cache").glob("rows_pages_3_4_*_*.npz"))) == 2      # 3 train pages, 1 validation page
+    _, _, prov = weightfile.load(out / "final.pt")
+    assert any("synthetic pages (synth/photo.yaml, seed 3)" in s and "on 3 synthetic" in s for s in prov["data"]), \
+        prov["data"]
+
+
 def test_training_refuses_unknown_characters_in_real_labels(tmp_path):
     from recognition.train import RealPool
     from synth import pageset
