@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import pipeline
     from pipeline import images
-    from pipeline.evaluate import _poly
+    from training.metrics import poly as _poly
     from shapely.ops import unary_union
     from synth import pageset
 

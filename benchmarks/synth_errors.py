@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     import recognition
     from pipeline import resolve_precision
     from pipeline.config import load as load_pipeline_config
-    from pipeline.evaluate import edit_distance
+    from training.metrics import edit_distance
     from recognition.predictor import Recognizer
     from synth.config import load as load_synth
     from synth.lines import LineGenerator

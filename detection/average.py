@@ -6,7 +6,7 @@ The mean of a fine-tune and the weights it started from keeps much of what each 
 soups", Wortsman et al. 2022): the shipped detector is the 0.5 / 0.5 mean of the detector before the
 phone-photo fine-tune and that fine-tune's best checkpoint (configs/detector/ctpn_photo.yaml). Every
 floating tensor (batch-norm running statistics included) is averaged in float32, integer buffers come
-from the first file (:func:`pipeline.training.mean_of`). The inputs must share the architecture and the
+from the first file (:func:`training.loop.mean_of`). The inputs must share the architecture and the
 anchors, else one clear error; the result's provenance names each input with its weight, steps and
 training-time validation.
 """
@@ -28,7 +28,7 @@ def average(paths: list[str | Path], weights: list[float] | None = None) -> tupl
     ``weights`` defaults to equal ones. Raises ``ValueError`` when fewer than two files are given, the
     weights do not match the files or are not positive, or the files differ in architecture or anchors.
     """
-    from pipeline.training import mean_of
+    from training.loop import mean_of
 
     def differs(a, b) -> str:
         if b[0].arch() != a[0].arch():

@@ -9,7 +9,7 @@ random factor (``jitter``) tall, cropped to ``crop`` around text, photometricall
 and labelled by :func:`detection.targets.assign` + :func:`detection.targets.sample`.
 
 Loop: AdamW with warmup + cosine decay, gradient-norm clipping, bf16 autocast on CUDA and on CPUs with
-AMX (:func:`pipeline.training.use_bf16`), batches built by ``workers`` DataLoader processes as a pure
+AMX (:func:`training.loop.use_bf16`), batches built by ``workers`` DataLoader processes as a pure
 function of ``(seed, step)``, so a resumed run sees the same data as an uninterrupted one. ``out/last.pt`` is written atomically every ``ckpt_every`` steps and on
 interrupt, and the same command resumes from it. Each validation runs the full predictor (working scale,
 text lines) on the validation pages and scores coverage ``det_F`` as ``ocr-eval`` does; it appends to
@@ -37,7 +37,7 @@ from detection.loss import ctpn_loss
 from detection.predictor import Detector, DetectorConfig, to_tensor
 from detection.targets import TargetConfig
 from synth import pageset
-from pipeline.training import (checkpoint, csv_log, lr_factor, plot_log, provenance, resume, run_main, step_if_finite,
+from training.loop import (checkpoint, csv_log, lr_factor, plot_log, provenance, resume, run_main, step_if_finite,
                                stoppable, use_bf16)
 
 __all__ = ["TrainConfig", "ModelConfig", "DataConfig", "OptimConfig", "train", "main", "Page", "load_pages"]
@@ -188,7 +188,7 @@ def _spaced(items: list, n: int) -> list:
 
 def validate(det: Detector, sets: dict[str, list[Page]]) -> dict[str, dict]:
     """Coverage det_R/P/F per set, as ``ocr-eval`` computes it, over each set's pages."""
-    from pipeline.evaluate import _prf, coverage_counts
+    from training.metrics import coverage_counts, prf
 
     out = {}
     for name, pages in sets.items():
@@ -197,7 +197,7 @@ def validate(det: Detector, sets: dict[str, list[Page]]) -> dict[str, dict]:
             lines = det(read_rgb(page.image))
             a, b, c, e = coverage_counts(page.segments, [ln.quad.tolist() for ln in lines])
             f, n, pr, pn = f + a, n + b, pr + c, pn + e
-        p, r, fs = _prf(pr, pn, f, n)
+        p, r, fs = prf(pr, pn, f, n)
         out[name] = {"det_R": r, "det_P": p, "det_F": fs}
     return out
 

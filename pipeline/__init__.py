@@ -142,10 +142,9 @@ def resolve_precision(precision: str, device: str = "cpu") -> str:
     (CPUs without AMX gain little or lose from bf16; CUDA stays float32 unless asked)."""
     if precision != "auto":
         return precision
-    import torch
+    from training.loop import cpu_has_amx
 
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return "bf16" if device == "cpu" and amx is not None and amx() else "fp32"
+    return "bf16" if device == "cpu" and cpu_has_amx() else "fp32"
 
 
 def load(config: str | Path | None = None, device: str = "cpu", threads: int | None = None,

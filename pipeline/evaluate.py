@@ -32,114 +32,15 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from training.metrics import coverage_counts, crop_scores, edit_distance, prf, seg_cer_counts, token_counts
+
 __all__ = ["edit_distance", "token_counts", "seg_cer_counts", "coverage_counts", "PredLine", "evaluate_pages",
            "evaluate_crops", "row_text", "detected_rows", "make_system", "SystemUnavailable", "main"]
-
-
-# ---- metrics (pure) -----------------------------------------------------------------------------------
-def edit_distance(a: str, b: str, substring: bool = False) -> int:
-    """Levenshtein distance from ``a`` to ``b``; with ``substring=True``, to the best substring of ``b``.
-
-    Row-by-row dynamic programming over ``a``; the insertion chain within a row is the running minimum
-    ``D[i][j] = j + min_{k<=j}(E[k] - k)``, which vectorises the row with numpy.
-    """
-    n, m = len(a), len(b)
-    if n == 0:
-        return 0 if substring else m
-    if m == 0:
-        return n
-    bb = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
-    j = np.arange(m + 1)
-    prev = np.zeros(m + 1, np.int64) if substring else j.copy()
-    for i, ch in enumerate(a, 1):
-        cost = (bb != ord(ch)).astype(np.int64)
-        e = np.empty(m + 1, np.int64)
-        e[0] = i
-        e[1:] = np.minimum(prev[1:] + 1, prev[:-1] + cost)
-        prev = j + np.minimum.accumulate(e - j)
-    return int(prev.min() if substring else prev[m])
-
-
-def _norm_tokens(text: str) -> Counter:
-    return Counter(text.casefold().split())
-
-
-def token_counts(gt_texts: list[str], pred_texts: list[str]) -> tuple[int, int, int]:
-    """(matched, n_gt, n_pred) whitespace tokens, case-folded, as multisets."""
-    g = _norm_tokens(" ".join(gt_texts))
-    p = _norm_tokens(" ".join(pred_texts))
-    return sum((g & p).values()), sum(g.values()), sum(p.values())
-
-
-def _same_row(g, p) -> bool:
-    gh, ph = g[3] - g[1], p[3] - p[1]
-    v = min(g[3], p[3]) - max(g[1], p[1])
-    h = min(g[2], p[2]) - max(g[0], p[0])
-    return v > 0.5 * min(gh, ph) and h > 0
-
-
-def seg_cer_counts(gt: list[tuple], pred: list[tuple]) -> tuple[int, int]:
-    """(edits, chars) of seg_CER for ``gt`` = [(box, text, ignore)] and ``pred`` = [(box, text)]."""
-    edits = chars = 0
-    norm_pred = [(b, "".join(t.split()).casefold()) for b, t in pred]
-    for box, text, ignore in gt:
-        g = "".join(text.split()).casefold()
-        if ignore or not g:
-            continue
-        chars += len(g)
-        cands = [t for b, t in norm_pred if _same_row(box, b)]
-        edits += min((edit_distance(g, t, substring=True) for t in cands), default=len(g))
-    return edits, chars
-
-
-def _poly(points_or_box, grow: float = 0.0):
-    from shapely.geometry import Polygon, box as sbox
-
-    if len(points_or_box) == 4 and not hasattr(points_or_box[0], "__len__"):
-        x0, y0, x1, y1 = points_or_box
-        if x1 - x0 < 1:
-            x0, x1 = x0 - 0.5, x1 + 0.5
-        if y1 - y0 < 1:
-            y0, y1 = y0 - 0.5, y1 + 0.5
-        return sbox(x0 - grow, y0 - grow, x1 + grow, y1 + grow)
-    p = Polygon(points_or_box)
-    if not p.is_valid:
-        p = p.buffer(0)
-    return p.buffer(grow, join_style=2) if grow else p
-
-
-def coverage_counts(gt: list[tuple], pred: list) -> tuple[int, int, int, int]:
-    """(found, n_gt, precise, n_pred) for ``gt`` = [(box, ignore)] and ``pred`` = [box or quad]."""
-    from shapely.ops import unary_union
-
-    pred_polys = [p for p in (_poly(x) for x in pred) if p.area > 0]
-    gt_polys = [(_poly(b), ig) for b, ig in gt]
-    found = n_gt = precise = 0
-    if pred_polys:
-        u = unary_union(pred_polys)
-        for poly, ig in gt_polys:
-            if ig:
-                continue
-            n_gt += 1
-            found += poly.area > 0 and poly.intersection(u).area >= 0.5 * poly.area
-    else:
-        n_gt = sum(1 for _, ig in gt_polys if not ig)
-    if gt_polys:
-        ug = unary_union([_poly(b, grow=3.0) for b, _ in gt])
-        precise = sum(1 for p in pred_polys if p.intersection(ug).area >= 0.5 * p.area)
-    return found, n_gt, precise, len(pred_polys)
-
-
-def _prf(hit_p: int, n_p: int, hit_r: int, n_r: int) -> tuple[float, float, float]:
-    p = hit_p / n_p if n_p else (1.0 if n_r == 0 else 0.0)
-    r = hit_r / n_r if n_r else 1.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
 # ---- systems ------------------------------------------------------------------------------------------
@@ -310,8 +211,8 @@ def evaluate_pages(system, pages, progress: bool = True, desc: str = "", detect_
             page_cer.append(e / c)
         f, n, pr, pn = coverage_counts([(ln.box, ln.ignore) for ln in gt], [x.quad or x.box for x in pred])
         df, dn, dpr, dpn = df + f, dn + n, dpr + pr, dpn + pn
-    tok_p, tok_r, tok_f = _prf(tm, tp, tm, tg)
-    det_p, det_r, det_f = _prf(dpr, dpn, df, dn)
+    tok_p, tok_r, tok_f = prf(tm, tp, tm, tg)
+    det_p, det_r, det_f = prf(dpr, dpn, df, dn)
     if detect_only:
         return {"pages": len(pages), "failed": failed, "det_R": det_r, "det_P": det_p, "det_F": det_f,
                 "s_per_page": statistics.median(times) if times else 0.0}
@@ -427,20 +328,6 @@ def evaluate_crops(system, pages, progress: bool = True, desc: str = "", batch: 
     bar.close()
     return {"crops": len(items), **crop_scores([t for _, t in items], preds),
             "s_per_crop": statistics.median(times) if times else 0.0}
-
-
-def crop_scores(gt_texts: list[str], pred_texts: list[str]) -> dict:
-    """``CER``, ``CER_ci`` (case-folded) and ``exact`` of line readings, whitespace runs as one space."""
-    e = eci = chars = exact = 0
-    for gt, pred in zip(gt_texts, pred_texts):
-        g, p = " ".join(gt.split()), " ".join(pred.split())
-        e += edit_distance(g, p)
-        eci += edit_distance(g.casefold(), p.casefold())
-        chars += len(g)
-        exact += g == p
-    n = len(gt_texts)
-    return {"CER": e / chars if chars else 0.0, "CER_ci": eci / chars if chars else 0.0,
-            "exact": exact / n if n else 0.0}
 
 
 # ---- CLI ----------------------------------------------------------------------------------------------

@@ -25,8 +25,10 @@ import tempfile
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipeline.result import Line, Page, Word
+if TYPE_CHECKING:                   # annotations only: pipeline.result imports this module (Page.save)
+    from pipeline.result import Line, Page
 
 __all__ = ["FORMATS", "SUFFIXES", "export", "format_of", "file_date", "write_atomic", "to_txt", "to_json", "to_hocr", "to_alto", "to_tsv"]
 
@@ -226,7 +228,7 @@ def to_tsv(pages: list[Page]) -> bytes:
             row(3, pn, bn, 1, 0, 0, bbox, -1)
             for lnum, ln in enumerate(lines, 1):
                 row(4, pn, bn, 1, lnum, 0, ln.box, -1)
-                words = ln.words or ([Word(ln.box, ln.text, ln.confidence)] if ln.text else [])
+                words = ln.words or ([ln] if ln.text else [])   # an unsplit line is one word
                 for wn, w in enumerate(words, 1):
                     row(5, pn, bn, 1, lnum, wn, w.box, f"{100 * w.confidence:.2f}", _tsv_text(w.text))
     return ("\n".join(rows) + "\n").encode("utf-8")

@@ -31,7 +31,7 @@ def average(paths: list[str | Path], weights: list[float] | None = None) -> tupl
     ``weights`` defaults to equal ones. Raises ``ValueError`` when fewer than two files are given, the
     weights do not match the files or are not positive, or the files differ in architecture or charset.
     """
-    from pipeline.training import mean_of
+    from training.loop import mean_of
 
     def differs(a, b) -> str:
         if b[0].arch() != a[0].arch():

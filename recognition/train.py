@@ -11,7 +11,7 @@ never letter case (:func:`case_fold`: stages up to 21 trained with a fold that t
 
 Loop: width-bucketed variable-width batches (similar widths drawn together, batch size capped by a pixel
 budget), augmentation, CTC with infinite losses zeroed, AdamW with warmup + cosine decay, gradient-norm
-clipping, bf16 autocast on CUDA and on CPUs with AMX (:func:`pipeline.training.use_bf16`). Every batch is
+clipping, bf16 autocast on CUDA and on CPUs with AMX (:func:`training.loop.use_bf16`). Every batch is
 a pure function of ``(seed, step)``, so a resumed run sees the same data as an uninterrupted one. ``out/last.pt`` (model + optimizer + step) is written atomically
 every ``ckpt_every`` steps and on interrupt; the run resumes from it. Each validation appends to
 ``out/log.csv``, redraws ``out/curves.png`` and, when the score improves, writes the shippable weight file
@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 import configs
-from pipeline.training import (checkpoint, csv_log, lr_factor, plot_log, provenance, resume, run_main, step_if_finite,
+from training.loop import (checkpoint, csv_log, lr_factor, plot_log, provenance, resume, run_main, step_if_finite,
                                stoppable, use_bf16)
 from recognition import preprocess, weightfile
 from recognition.charset import Charset
@@ -527,7 +527,7 @@ def val_sets(cfg: TrainConfig, charset: Charset, cache_dir: Path | None) -> dict
 
 
 def validate(rec: Recognizer, sets: dict) -> dict[str, dict]:
-    from pipeline.evaluate import crop_scores
+    from training.metrics import crop_scores
 
     return {name: crop_scores(texts, [r.text for r in rec(crops)]) for name, (crops, texts, _) in sets.items()}
 

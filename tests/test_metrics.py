@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from pipeline import evaluate as ev
+from training import metrics
 
 
 @pytest.mark.parametrize("a, b, substring, expected", [
@@ -79,8 +80,8 @@ def test_coverage_accepts_quads():
 
 
 def test_prf_edge_cases():
-    assert ev._prf(0, 0, 0, 0) == (1.0, 1.0, 1.0)     # nothing to find, nothing predicted
-    assert ev._prf(0, 0, 0, 5) == (0.0, 0.0, 0.0)     # predicted nothing, missed all
+    assert metrics.prf(0, 0, 0, 0) == (1.0, 1.0, 1.0)     # nothing to find, nothing predicted
+    assert metrics.prf(0, 0, 0, 5) == (0.0, 0.0, 0.0)     # predicted nothing, missed all
 
 
 class FakeSystem:

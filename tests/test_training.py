@@ -1,8 +1,8 @@
-"""pipeline.training.stoppable: SIGTERM and Ctrl-C end a training loop with a last checkpoint."""
+"""training.loop.stoppable: SIGTERM and Ctrl-C end a training loop with a last checkpoint."""
 import os
 import signal
 
-from pipeline.training import stoppable
+from training.loop import stoppable
 
 
 class Bar:
@@ -40,7 +40,7 @@ def test_ctrl_c_is_a_clean_stop_and_a_finished_run_says_nothing(capsys):
 def test_bf16_training_on_cuda_and_on_amx_cpus_only():
     import torch
 
-    from pipeline.training import use_bf16
+    from training.loop import use_bf16
 
     assert use_bf16(torch.device("cuda")) is True
     assert use_bf16(torch.device("cpu")) is bool(torch.cpu._is_amx_tile_supported())
@@ -50,7 +50,7 @@ def test_bf16_training_on_cuda_and_on_amx_cpus_only():
 def test_a_non_finite_gradient_skips_the_update():
     import torch
 
-    from pipeline.training import step_if_finite
+    from training.loop import step_if_finite
 
     model = torch.nn.Linear(3, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -65,7 +65,7 @@ def test_a_non_finite_gradient_skips_the_update():
 
 
 def test_csv_log_keeps_an_existing_header(tmp_path):
-    from pipeline.training import csv_log
+    from training.loop import csv_log
 
     log = tmp_path / "log.csv"
     csv_log(log, ["step", "loss"])(step=1, loss=0.5)

@@ -1,5 +1,6 @@
 """Pieces both trainers share (``recognition.train``, ``detection.train``): the learning-rate schedule,
-atomic checkpoint writes, and the loss/validation plot drawn from a run's CSV log."""
+atomic checkpoint writes, resuming, weight averaging, and the loss/validation plot drawn from a run's CSV
+log. Imports nothing of ``pipeline``: the page pipeline stands on the models, not the reverse."""
 from __future__ import annotations
 
 import contextlib
@@ -24,13 +25,17 @@ def lr_factor(step: int, warmup: int, steps: int, final: float) -> float:
     return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * t))
 
 
+def cpu_has_amx() -> bool:
+    """Does this CPU have AMX tiles (a bfloat16 matrix unit)? Training and inference both ask."""
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return amx is not None and bool(amx())
+
+
 def use_bf16(device: torch.device) -> bool:
     """Train under bfloat16 autocast? On CUDA always; on a CPU with AMX tiles too (the recognizer's real
     width-bucketed batches: 1.65 s/step instead of 1.96 on 2 cores; the BiLSTMs stay fp32), elsewhere
     not. Steps with non-finite gradients are skipped (:func:`step_if_finite`)."""
-    from pipeline import resolve_precision
-
-    return device.type == "cuda" or resolve_precision("auto", device.type) == "bf16"
+    return device.type == "cuda" or (device.type == "cpu" and cpu_has_amx())
 
 
 def step_if_finite(model, opt, clip: float) -> bool:
