@@ -1,6 +1,6 @@
 """Weight averaging: one detector weight file whose parameters are the weighted mean of several others.
 
-    python -m detection.average A.pt B.pt [--weights 0.5 0.5] --out averaged.pt
+    ocr-train average-detector A.pt B.pt [--weights 0.5 0.5] --out averaged.pt
 
 The mean of a fine-tune and the weights it started from keeps much of what each is good at ("model
 soups", Wortsman et al. 2022): the shipped detector is the 0.5 / 0.5 mean of the detector before the
@@ -39,7 +39,7 @@ def average(paths: list[str | Path], weights: list[float] | None = None) -> tupl
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m detection.average", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="ocr-train average-detector", description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", type=Path, help="detector weight files of one architecture")
     ap.add_argument("--weights", nargs="+", type=float, help="one positive weight per file (default: equal)")
     ap.add_argument("--out", type=Path, required=True, help="weight file to write (fp16, as training writes them)")

@@ -1,4 +1,4 @@
-"""Debug drawing: fine proposals and text lines over the page (``python -m detection PAGE --draw out.png``)."""
+"""Debug drawing: fine proposals and text lines over the page (``python -m pipeline.detect PAGE --draw out.png``)."""
 from __future__ import annotations
 
 import cv2

@@ -208,14 +208,21 @@ def ocr_batch(argv: list[str] | None = None) -> int:
 
 
 def ocr_train(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="ocr-train", description="Train the detector or the recognizer.")
-    ap.add_argument("model", choices=("detector", "recognizer"))
+    ap = argparse.ArgumentParser(prog="ocr-train", description="Train the detector or the recognizer, or average "
+                                 "weight files of one run (average-detector, average-recognizer).")
+    ap.add_argument("model", choices=("detector", "recognizer", "average-detector", "average-recognizer"))
     ap.add_argument("rest", nargs=argparse.REMAINDER, help="options of that model's trainer (--config, --out, --device)")
     args = ap.parse_args(argv)
-    if args.model == "recognizer":
-        from recognition.train import main
-    else:
+    if args.model == "detector":
         from detection.train import main
+    elif args.model == "average-detector":
+        from detection.average import main
+    else:                                          # the recognizer's detected-row pools are cut by the pipeline
+        from pipeline.evaluate import PageRows
+        from recognition.average import main as average_main
+        from recognition.train import main as train_main
+
+        return (train_main if args.model == "recognizer" else average_main)(args.rest, rows=PageRows())
     return main(args.rest)
 
 

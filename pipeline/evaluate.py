@@ -37,10 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
+from synth.pageset import gt_crops
 from training.metrics import coverage_counts, crop_scores, edit_distance, prf, seg_cer_counts, token_counts
 
 __all__ = ["edit_distance", "token_counts", "seg_cer_counts", "coverage_counts", "PredLine", "evaluate_pages",
-           "evaluate_crops", "row_text", "detected_rows", "make_system", "SystemUnavailable", "main"]
+           "evaluate_crops", "row_text", "detected_rows", "PageRows", "make_system", "SystemUnavailable", "main"]
 
 
 # ---- systems ------------------------------------------------------------------------------------------
@@ -222,24 +223,6 @@ def evaluate_pages(system, pages, progress: bool = True, desc: str = "", detect_
             "s_per_page": statistics.median(times) if times else 0.0}
 
 
-def gt_crops(pages, margin: int = 2):
-    """(crop RGB, text) for every non-ignored, non-empty ground-truth box, cut with ``margin`` pixels."""
-    for page in pages:
-        img = None
-        for ln in page.lines:
-            if ln.ignore or not ln.text.strip():
-                continue
-            if img is None:
-                img = _load(page)
-            h, w = img.shape[:2]
-            x0, y0, x1, y1 = ln.box
-            x0, y0 = max(0, int(np.floor(x0)) - margin), max(0, int(np.floor(y0)) - margin)
-            x1, y1 = min(w, int(np.ceil(x1)) + margin), min(h, int(np.ceil(y1)) + margin)
-            if x1 - x0 < 2 or y1 - y0 < 2:
-                continue
-            yield img[y0:y1, x0:x1], ln.text
-
-
 def row_text(box, gt: list[tuple], member: float = 0.5, ambiguous: float = 0.3, tall: float = 1.5,
              reach: float = 0.3, slack: float = 1.2) -> str | None:
     """The ground-truth text of a detected line with axis box ``box`` = (x0, y0, x1, y1), from the segments
@@ -289,6 +272,42 @@ def detected_rows(ocr, pages, progress: bool = True, desc: str = "rows"):
             text = row_text(_box(frame(quad)), gt)
             if text is not None:
                 yield strip.image, text
+
+
+class PageRows:
+    """The page pipeline's row cutter for recognizer training (``recognition.train.RowCutter``):
+    :func:`detected_rows` with the shipped detector and the pipeline's settings (``config``: a pipeline YAML,
+    default configs/default.yaml). The models are loaded on the first call, only when rows must be cut."""
+
+    def __init__(self, config: str | Path | None = None, threads: int | None = None):
+        self._config, self._threads, self._ocr, self._key = config, threads, None, None
+
+    @property
+    def key(self) -> str:
+        """The detector weights' SHA-1 and the page, detector and crop settings: what the strips depend on."""
+        if self._key is None:
+            import hashlib
+
+            import detection
+            from pipeline.config import load as load_config
+
+            det = detection.weights_path()
+            if det is None:
+                raise SystemExit(f"ocr-train: cutting detected rows needs the detector's weights (none in "
+                                 f"{detection.WEIGHTS_DIR})")
+            pcfg = load_config(self._config)
+            self._key = "|".join([hashlib.sha1(Path(det).read_bytes()).hexdigest(), repr(pcfg.page),
+                                  repr(pcfg.detector), repr(pcfg.crop)])
+        return self._key
+
+    def __call__(self, pages, progress: bool = True, desc: str = "rows"):
+        if self._ocr is None:
+            import torch
+
+            import pipeline
+
+            self._ocr = pipeline.load(self._config, threads=self._threads or torch.get_num_threads())
+        return detected_rows(self._ocr, pages, progress, desc)
 
 
 def _corners(box) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Weight averaging: one recognizer weight file whose parameters are the weighted mean of several others.
 
-    python -m recognition.average A.pt B.pt [--weights 0.5 0.5] [--config CFG --cache DIR] --out averaged.pt
+    ocr-train average-recognizer A.pt B.pt [--weights 0.5 0.5] [--config CFG --cache DIR] --out averaged.pt
 
 Averaging the weights of runs that share a trajectory (one started from the other's last checkpoint) lands
 between their optima and often reads better than either ("model soups", Wortsman et al. 2022; stochastic
@@ -11,6 +11,8 @@ must share the architecture and the charset, else one clear error. The result's 
 input with its weight, steps and training-time validation, and carries the union of their data sources;
 with ``--config`` the mean itself is scored on that training config's validation sets (``val``), as a run
 scores its checkpoints (``--cache``: the run's cache folder, so the sets are not drawn or cut again).
+A config with detected-row validation sets needs the page pipeline's row cutter, which ``ocr-train
+average-recognizer`` passes (``python -m recognition.average`` serves the other configs).
 """
 from __future__ import annotations
 
@@ -41,8 +43,9 @@ def average(paths: list[str | Path], weights: list[float] | None = None) -> tupl
     return mean_of(paths, weights, weightfile.load, differs)     # weightfile.load gives float32 tensors
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m recognition.average", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, rows=None) -> int:
+    """``rows``: the row cutter for the config's detected-row validation sets (recognition.train.RowCutter)."""
+    ap = argparse.ArgumentParser(prog="ocr-train average-recognizer", description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", type=Path, help="recognizer weight files of one architecture and charset")
     ap.add_argument("--weights", nargs="+", type=float, help="one positive weight per file (default: equal)")
     ap.add_argument("--config", type=Path, help="training config whose validation sets score the mean")
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         from recognition.predictor import Recognizer
         from recognition.train import val_sets, validate
 
-        prov["val"] = validate(Recognizer(model, charset), val_sets(cfg, charset, args.cache))
+        prov["val"] = validate(Recognizer(model, charset), val_sets(cfg, charset, args.cache, rows))
         prov["val_note"] = f"training-time validation subset of {args.config}, read by the mean"
     weightfile.save(args.out, model, charset, prov)
     shares = ", ".join(f"{a['file']} {a['weight']:.2f}" for a in prov["averaged"])

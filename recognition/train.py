@@ -4,7 +4,8 @@ Data: synthetic lines from :mod:`synth` (generated once by worker processes and 
 mixed with real line crops cut from page-set folders (``synth.pageset`` format; only their *train* split,
 the validation pages are never read here except for validation): their ground-truth boxes (``data.real``),
 and optionally the lines the shipped detector finds on those pages, cut exactly as the page pipeline cuts
-them and labelled from the boxes they cover cleanly (``data.rows``, :func:`pipeline.evaluate.row_text`).
+them and labelled from the boxes they cover cleanly (``data.rows``, ``data.synth_pages``). This package stands
+below the page pipeline, so the cutting is passed in (:class:`RowCutter`; ``ocr-train`` passes the pipeline's).
 Sets listed in ``case_blind`` (SROIE: all upper-case labels) train through a case-folded CTC loss: an
 upper-case letter's score is the log-sum of both cases' scores, so those labels teach letter shapes but
 never letter case (:func:`case_fold`: stages up to 21 trained with a fold that taught upper case).
@@ -24,6 +25,7 @@ Shapes: ``B`` batch, ``T`` timesteps, ``C`` classes; ``lp`` = log-probabilities 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -33,6 +35,7 @@ import zipfile
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Iterable, Protocol
 
 import cv2
 import numpy as np
@@ -47,7 +50,7 @@ from recognition.charset import Charset
 from recognition.crnn import CRNN, HEIGHT
 from recognition.predictor import Recognizer
 
-__all__ = ["TrainConfig", "ModelConfig", "DataConfig", "OptimConfig", "train", "main", "case_fold"]
+__all__ = ["TrainConfig", "ModelConfig", "DataConfig", "OptimConfig", "RowCutter", "train", "main", "case_fold"]
 
 
 @dataclass(frozen=True)
@@ -249,34 +252,39 @@ def _known(text: str, charset: Charset, skip_unknown: bool, skipped: dict[str, i
     return not bad
 
 
+class RowCutter(Protocol):
+    """What ``data.rows`` and ``data.synth_pages`` need and this package cannot supply: something that cuts
+    the lines a detector finds on page records into height-32 gray strips exactly as the page pipeline cuts
+    them, each with the ground-truth text it covers cleanly. ``ocr-train recognizer`` passes the page
+    pipeline's (``pipeline.evaluate.PageRows``); ``key`` names what the strips depend on (detector weights,
+    page, detector and crop settings), so cached strips are cut again when any of those change."""
+
+    key: str
+
+    def __call__(self, pages: list, progress: bool, desc: str) -> Iterable[tuple[np.ndarray, str]]: ...
+
+
 def detected_rows(folder: str | Path, which: str, charset: Charset, skip_unknown: bool, max_width: int,
-                  cache_dir: Path | None, progress: bool = True, limit: int = 0) -> tuple[list, list[str], dict, int]:
-    """``(strips, texts, skipped, pages)``: the lines the shipped detector finds on the ``which`` split of a
-    page-set folder, as the page pipeline cuts them, with the ground-truth text of those it covers cleanly
-    (:func:`pipeline.evaluate.detected_rows`); strips wider than ``max_width`` are left out (squeezing them
-    would show the recognizer a shape the pipeline never gives it). ``limit`` keeps that many, evenly spaced.
-    Cached in ``cache_dir`` keyed by the pages, the detector's weights and the pipeline's page, detector and
-    crop settings."""
-    import detection
-    import pipeline
-    from pipeline import evaluate
-    from pipeline.config import load as load_pipeline_config
+                  cache_dir: Path | None, rows: RowCutter | None, progress: bool = True,
+                  limit: int = 0) -> tuple[list, list[str], dict, int]:
+    """``(strips, texts, skipped, pages)``: the lines ``rows`` cuts from the ``which`` split of a page-set
+    folder, with the ground-truth text of those it covers cleanly; strips wider than ``max_width`` are left
+    out (squeezing them would show the recognizer a shape the pipeline never gives it). ``limit`` keeps that
+    many, evenly spaced. Cached in ``cache_dir`` keyed by the pages and ``rows.key``."""
     from synth import pageset
 
+    if rows is None:
+        raise SystemExit("ocr-train: data.rows and data.synth_pages cut pages with the page pipeline; "
+                         "run them through `ocr-train recognizer` (or pass train(..., rows=))")
     folder = Path(folder)
     pages = pageset.split(pageset.read(folder), which, folder.name)
-    pcfg = load_pipeline_config()
-    det = Path(detection.weights_path())
-    inputs = "|".join([str(folder.resolve()), which, ",".join(str(p.image.name) for p in pages),
-                       hashlib.sha1(det.read_bytes()).hexdigest(), repr(pcfg.page), repr(pcfg.detector),
-                       repr(pcfg.crop)])
+    inputs = "|".join([str(folder.resolve()), which, ",".join(str(p.image.name) for p in pages), rows.key])
     cache = cache_dir / f"rows_{folder.name.lower()}_{which}_{hashlib.sha1(inputs.encode()).hexdigest()[:12]}.npz" \
         if cache_dir else None
     if cache and cache.is_file():
         items = _load_lines(cache)
-    else:                                       # the models are loaded only when the rows must be cut
-        ocr = pipeline.load(threads=torch.get_num_threads())
-        items = list(evaluate.detected_rows(ocr, pages, progress, f"rows {folder.name} {which}"))
+    else:
+        items = list(rows(pages, progress, f"rows {folder.name} {which}"))
         if cache:
             cache.parent.mkdir(parents=True, exist_ok=True)
             _save_lines(cache, [im for im, _ in items], [t for _, t in items])
@@ -492,10 +500,32 @@ def _spaced(items: list, n: int) -> list:
     return [items[int(i)] for i in np.linspace(0, len(items) - 1, n)]
 
 
-def val_sets(cfg: TrainConfig, charset: Charset, cache_dir: Path | None) -> dict[str, tuple[list, list[str], bool]]:
+def _row_sources(d: DataConfig, cache_dir: Path | None, workers: int, progress: bool) -> list[tuple]:
+    """``(folder, pool name, share, case_blind, what)`` for each source of detected rows: the ``data.rows``
+    page-set folders and the ``data.synth_pages`` pages (rendered here once, into ``cache_dir``). ``what``
+    describes the train split's rows for the provenance, with ``{n}`` lines and ``{pages}`` pages."""
+    out = []
+    for folder, share in d.rows.items():
+        name = Path(folder).name.lower()
+        out.append((Path(folder), f"{name}-rows", share, name in d.case_blind,
+                    f"{name} train split: {{n}} lines found by the shipped detector on its {{pages}} pages"))
+    if d.synth_pages and d.synth_pages_weight > 0:
+        import tempfile                          # no cache: the pages are rendered anew, as the lines are
+        from synth import pageset
+
+        folder = pageset.render(d.synth_pages, d.synth_seed, d.synth_pages_config,
+                                cache_dir or Path(tempfile.mkdtemp(prefix="ocr-pages-")), workers, progress)
+        out.append((folder, "synth-pages-rows", d.synth_pages_weight, False,
+                    f"{{n}} lines found by the shipped detector on {{pages}} synthetic pages "
+                    f"({d.synth_pages_config}, seed {d.synth_seed})"))
+    return out
+
+
+def val_sets(cfg: TrainConfig, charset: Charset, cache_dir: Path | None,
+             rows: RowCutter | None = None) -> dict[str, tuple[list, list[str], bool]]:
     """name -> (crops, texts, case_blind): synthetic lines of a fresh seed plus the real *val* splits: their
-    ground-truth crops and, for the ``data.rows`` folders, their detected lines (``NAME-rows``)."""
-    from pipeline.evaluate import gt_crops
+    ground-truth crops and the detected lines of the row sources (``data.rows``: ``NAME-rows``,
+    ``data.synth_pages``: ``synth-pages-rows``), which ``rows`` cuts."""
     from synth import pageset
 
     d = cfg.data
@@ -510,19 +540,12 @@ def val_sets(cfg: TrainConfig, charset: Charset, cache_dir: Path | None) -> dict
     for folder in d.real:
         name = Path(folder).name.lower()
         pages = pageset.split(pageset.read(folder), "val", Path(folder).name)
-        items = _spaced(list(gt_crops(pages)), d.val_real)
+        items = _spaced(list(pageset.gt_crops(pages)), d.val_real)
         sets[name] = ([c for c, _ in items], [t for _, t in items], name in d.case_blind)
-    for folder in d.rows:
-        name = Path(folder).name.lower()
-        rows, texts, _, _ = detected_rows(folder, "val", charset, True, d.max_width, cache_dir, False, d.val_real)
-        sets[f"{name}-rows"] = (rows, texts, name in d.case_blind)
-    if d.synth_pages and d.synth_pages_weight > 0:
-        import tempfile                          # no cache: the pages are rendered anew, as the lines are
-
-        folder = pageset.render(d.synth_pages, d.synth_seed, d.synth_pages_config,
-                                cache_dir or Path(tempfile.mkdtemp(prefix="ocr-pages-")), 1, False)
-        rows, texts, _, _ = detected_rows(folder, "val", charset, True, d.max_width, cache_dir, False, d.val_real)
-        sets["synth-pages-rows"] = (rows, texts, False)
+    for folder, name, _, blind, _ in _row_sources(d, cache_dir, 1, False):
+        strips, texts, _, _ = detected_rows(folder, "val", charset, True, d.max_width, cache_dir, rows, False,
+                                            d.val_real)
+        sets[name] = (strips, texts, blind)
     return sets
 
 
@@ -538,9 +561,11 @@ def score(metrics: dict[str, dict], sets: dict) -> float:
 
 
 # ---- loop ---------------------------------------------------------------------------------------------
-def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | None = None) -> dict:
+def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | None = None,
+          rows: RowCutter | None = None) -> dict:
     """Run (or resume) training into ``out``; returns the last validation metrics.
-    ``max_steps`` stops early (for tests) without changing the schedule."""
+    ``max_steps`` stops early (for tests) without changing the schedule; ``rows`` cuts the detected rows
+    that ``data.rows`` and ``data.synth_pages`` ask for (:class:`RowCutter`)."""
     from tqdm import tqdm
 
     out.mkdir(parents=True, exist_ok=True)
@@ -562,27 +587,15 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
     sources = [f"synthetic lines (synth/, seed {d.synth_seed}, {len(imgs)} lines)"] + [
         f"{p.name} train split ({p.pages} pages, {len(p)} crops{', case-blind loss' if p.case_blind else ''})"
         for p in pools[1:]]
-    for folder, share in d.rows.items():
-        name = Path(folder).name.lower()
-        rows, row_texts, skipped, n_pages = detected_rows(folder, "train", charset, d.skip_unknown, d.max_width,
-                                                          cache, progress)
-        _report_skipped(f"{name}-rows", skipped)
-        pools.append(LinePool(rows, row_texts, f"{name}-rows", name in d.case_blind))
+    for folder, name, share, blind, what in _row_sources(d, cache, cfg.workers, progress):
+        strips, strip_texts, skipped, n_pages = detected_rows(folder, "train", charset, d.skip_unknown, d.max_width,
+                                                              cache, rows, progress)
+        _report_skipped(name, skipped)
+        pools.append(LinePool(strips, strip_texts, name, blind))
         shares.append(share)
-        sources.append(f"{name} train split: {len(rows)} lines found by the shipped detector on its {n_pages} pages, "
-                       f"cut as the page pipeline cuts them{', case-blind loss' if name in d.case_blind else ''}")
-    if d.synth_pages and d.synth_pages_weight > 0:
-        from synth import pageset
-
-        folder = pageset.render(d.synth_pages, d.synth_seed, d.synth_pages_config, cache, cfg.workers, progress)
-        rows, row_texts, skipped, n_pages = detected_rows(folder, "train", charset, d.skip_unknown, d.max_width,
-                                                          cache, progress)
-        _report_skipped("synth-pages-rows", skipped)
-        pools.append(LinePool(rows, row_texts, "synth-pages-rows"))
-        shares.append(d.synth_pages_weight)
-        sources.append(f"{len(rows)} lines found by the shipped detector on {n_pages} synthetic pages "
-                       f"({d.synth_pages_config}, seed {d.synth_seed}), cut as the page pipeline cuts them")
-    sets = val_sets(cfg, charset, cache)
+        sources.append(what.format(n=len(strips), pages=n_pages) + ", cut as the page pipeline cuts them"
+                       + (", case-blind loss" if blind else ""))
+    sets = val_sets(cfg, charset, cache, rows)
 
     model = CRNN(len(charset), cfg.model.width, cfg.model.hidden).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
@@ -693,8 +706,9 @@ def _init_from(model: CRNN, charset: Charset, mc: ModelConfig) -> dict:
     return prov
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run_main(argv, "ocr-train recognizer", "Train the CRNN recognizer.", "recognizer/crnn_s.yaml", "runs/recognizer", load_config, train)
+def main(argv: list[str] | None = None, rows: RowCutter | None = None) -> int:
+    return run_main(argv, "ocr-train recognizer", "Train the CRNN recognizer.", "recognizer/crnn_s.yaml",
+                    "runs/recognizer", load_config, functools.partial(train, rows=rows))
 
 if __name__ == "__main__":
     sys.exit(main())

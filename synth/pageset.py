@@ -6,7 +6,8 @@
 ```
 The synthetic writers produce the same format, so evaluation and training read real and synthetic pages
 alike. :func:`split` holds the one rule for validation pages: the *last* ``n`` pages by file name (40 for
-SROIE, 30 for FUNSD, 10 % elsewhere) are validation; training must never read them.
+SROIE, 30 for FUNSD, 10 % elsewhere) are validation; training must never read them. :func:`image` reads a
+page as the page pipeline does (EXIF-upright RGB), and :func:`gt_crops` cuts its ground-truth boxes.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PageRecord", "GtLine", "read", "split", "write", "render", "VAL_LAST"]
+__all__ = ["PageRecord", "GtLine", "read", "split", "image", "gt_crops", "write", "render", "VAL_LAST"]
 
 VAL_LAST = {"sroie": 40, "funsd": 30}
 
@@ -71,6 +72,39 @@ def split(pages: list[PageRecord], which: str, set_name: str | None = None, val_
     n = min(n, len(pages))
     pages = sorted(pages, key=lambda p: p.name)
     return pages[len(pages) - n:] if which == "val" else pages[:len(pages) - n]
+
+
+def image(page: PageRecord):
+    """The page's image as RGB ``uint8`` (H,W,3), EXIF orientation applied: the pixels its boxes are in, the
+    same array ``pipeline.images.load`` gives for a page-set image (8-bit JPEG or PNG, gray or colour)."""
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(page.image) as im:
+            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"), dtype=np.uint8).copy()
+    except OSError as exc:
+        raise ValueError(f"{page.image}: cannot read image ({exc})") from None
+
+
+def gt_crops(pages: list[PageRecord], margin: int = 2):
+    """(crop RGB, text) for every non-ignored, non-empty ground-truth box, cut with ``margin`` pixels."""
+    import numpy as np
+
+    for page in pages:
+        img = None
+        for ln in page.lines:
+            if ln.ignore or not ln.text.strip():
+                continue
+            if img is None:
+                img = image(page)
+            h, w = img.shape[:2]
+            x0, y0, x1, y1 = ln.box
+            x0, y0 = max(0, int(np.floor(x0)) - margin), max(0, int(np.floor(y0)) - margin)
+            x1, y1 = min(w, int(np.ceil(x1)) + margin), min(h, int(np.ceil(y1)) + margin)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            yield img[y0:y1, x0:x1], ln.text
 
 
 def write(folder: str | Path, name: str, image, record: dict, ext: str = ".png") -> Path:

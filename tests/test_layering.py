@@ -9,12 +9,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("pipeline", "detection", "recognition", "synth", "training", "configs")
 LEVEL = {"configs": 0, "training": 0, "synth": 1, "detection": 2, "recognition": 2, "pipeline": 3}
-# Upward edges still to remove (issue 35): recognizer training cuts its "rows" pools with the page pipeline,
-# and the detector's debug CLI reads images through pipeline.images. Listed so that no new one can appear;
-# the test fails too when one of these goes, so that the list is kept true.
-KNOWN_UPWARD = {("detection.__main__", "pipeline.config"), ("detection.__main__", "pipeline.images"),
-                ("recognition.train", "pipeline"), ("recognition.train", "pipeline.config"),
-                ("recognition.train", "pipeline.evaluate")}
 
 
 def _modules() -> dict[str, Path]:
@@ -116,5 +110,4 @@ def test_no_import_circle():
 def test_imports_run_downward_only():
     upward = {(m, d) for m, deps in import_graph().items() for d in deps
               if LEVEL[d.split(".")[0]] > LEVEL[m.split(".")[0]]}
-    assert upward - KNOWN_UPWARD == set(), "new upward imports"
-    assert KNOWN_UPWARD - upward == set(), "these are gone: take them off KNOWN_UPWARD"
+    assert upward == set(), "upward imports: pass what is needed in from above (see recognition.train.RowCutter)"

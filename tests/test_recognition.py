@@ -655,25 +655,29 @@ def test_training_on_detected_rows_cuts_them_once_and_validates_on_them(tmp_path
     from synth import pageset
     from synth.pages import PageGenerator
 
+    rows_cut = evaluate.PageRows()                       # the page pipeline's cutter, as ocr-train passes it
     gen = PageGenerator(seed=5, allow_fallback_fonts=True)
     for i in range(3):                                   # two train pages, one validation page
         p = gen.page(i, layout="letter", degrade=False)
         pageset.write(tmp_path / "forms", f"p{i}", p.image, p.to_json(""))
     cs = Charset.from_file()
-    rows, texts, skipped, n_pages = detected_rows(tmp_path / "forms", "train", cs, False, 256, tmp_path / "cache", False)
+    rows, texts, skipped, n_pages = detected_rows(tmp_path / "forms", "train", cs, False, 256, tmp_path / "cache",
+                                                  rows_cut, False)
     assert n_pages == 2 and skipped == {} and len(rows) >= 4 and len(rows) == len(texts)
     assert all(im.shape[0] == 32 and im.shape[1] <= 256 and t.strip() == t and t for im, t in zip(rows, texts))
     cfg = _tiny_cfg(tmp_path, steps=4)
     cfg = replace(cfg, data=replace(cfg.data, rows={str(tmp_path / "forms"): 0.5}), val_every=4)
     out = tmp_path / "run"
-    train(cfg, out, progress=False, max_steps=2)
+    with pytest.raises(SystemExit, match="cut pages with the page pipeline"):
+        train(cfg, out, progress=False, max_steps=2)     # no cutter: this package cannot cut pages itself
+    train(cfg, out, progress=False, max_steps=2, rows=rows_cut)
     assert len(list((out / "cache").glob("rows_forms_*.npz"))) == 2        # the train and the val split
 
     def no_detection(*a, **k):
         raise AssertionError("rows cut again instead of read from the cache")
 
     monkeypatch.setattr(evaluate, "detected_rows", no_detection)
-    metrics = train(cfg, out, progress=False)            # resumes, reading both splits' rows from the cache
+    metrics = train(cfg, out, progress=False, rows=rows_cut)     # resumes, reading both splits' rows from the cache
     assert set(metrics) == {"synth", "forms-rows"}
     _, _, prov = weightfile.load(out / "final.pt")
     assert any(f"{len(rows)} lines found by the shipped detector on its 2 pages" in s for s in prov["data"]), prov["data"]
@@ -682,12 +686,13 @@ def test_training_on_detected_rows_cuts_them_once_and_validates_on_them(tmp_path
 def test_training_on_synthetic_photo_pages_draws_and_validates_on_their_detected_rows(tmp_path):
     from dataclasses import replace
 
+    from pipeline.evaluate import PageRows
     from recognition.train import train
 
     cfg = _tiny_cfg(tmp_path, steps=2)
     cfg = replace(cfg, data=replace(cfg.data, synth_pages=4, synth_pages_weight=0.5, skip_unknown=True), val_every=2)
     out = tmp_path / "run"
-    metrics = train(cfg, out, progress=False)
+    metrics = train(cfg, out, progress=False, rows=PageRows())
     assert set(metrics) == {"synth", "synth-pages-rows"}
     assert len(list((out / "cache").glob("pages_3_4_*/*.json"))) == 4          # rendered once, in the cache
     assert len(list((out / "cache").glob("rows_pages_3_4_*_*.npz"))) == 2      # 3 train pages, 1 validation page

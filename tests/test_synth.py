@@ -1,4 +1,5 @@
 """Geometry and determinism of the synthetic generator (hermetic: Pillow's font when none is installed)."""
+import json
 import re
 
 import cv2
@@ -72,6 +73,34 @@ def test_page_json_is_in_pageset_format(gen):
     assert d["image"] == "x.png" and (d["height"], d["width"]) == p.image.shape[:2]
     for ln in d["lines"]:
         assert set(ln) == {"box", "quad", "text", "ignore"} and len(ln["quad"]) == 4
+
+
+def test_pageset_reads_a_page_as_the_pipeline_does_and_cuts_its_ground_truth(tmp_path):
+    """synth.pageset stands below the pipeline, so it reads page images itself: the same upright RGB
+    array as pipeline.images.load, for an EXIF-turned JPEG and a gray PNG, and gt_crops cuts in it."""
+    from PIL import Image
+
+    from pipeline import images
+    from synth import pageset
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (30, 50, 3), np.uint8)
+    exif = Image.new("RGB", (1, 1)).getexif()
+    exif[0x0112] = 6                                      # stored turned left: "turn 90 degrees clockwise"
+    Image.fromarray(a).transpose(Image.Transpose.ROTATE_90).save(tmp_path / "p0.jpg", quality=95, exif=exif)
+    Image.fromarray(a[..., 0]).save(tmp_path / "p1.png")
+    lines = [{"box": [10, 4, 40, 20], "text": "ab", "ignore": False}, {"box": [0, 0, 5, 5], "text": "x", "ignore": True}]
+    for name in ("p0", "p1"):
+        ext = ".jpg" if name == "p0" else ".png"
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            {"image": name + ext, "width": 50, "height": 30, "lines": lines}))
+    pages = pageset.read(tmp_path)
+    for page in pages:
+        img = pageset.image(page)
+        assert img.shape == (30, 50, 3) and np.array_equal(img, images.load(page.image))
+    crops = list(pageset.gt_crops(pages))
+    assert [t for _, t in crops] == ["ab", "ab"]                       # the ignored box is left out
+    assert crops[1][0].shape == (20, 34, 3) and np.array_equal(crops[1][0][..., 0], a[2:22, 8:42, 0])
 
 
 def test_degradation_profiles_change_the_page_but_keep_its_shape(gen):
