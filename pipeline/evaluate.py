@@ -266,10 +266,13 @@ def detected_rows(ocr, pages, progress: bool = True, desc: str = "rows"):
     for page in tqdm(pages, desc=desc, disable=not progress, unit="page", leave=False):
         _, _, quads, strips = ocr.line_strips(_load(page))
         tilted = all(getattr(ln, "quad", None) for ln in page.lines)
+        flat = None if tilted else [(tuple(map(float, ln.box)), ln.text, ln.ignore) for ln in page.lines]
         for quad, strip in zip(quads, strips):
-            frame = _line_frame(quad) if tilted else (lambda pts: np.asarray(pts, float))
-            gt = [(_box(frame(ln.quad if tilted else _corners(ln.box))), ln.text, ln.ignore) for ln in page.lines]
-            text = row_text(_box(frame(quad)), gt)
+            if tilted:
+                frame = _line_frame(quad)
+                text = row_text(_box(frame(quad)), [(_box(frame(ln.quad)), ln.text, ln.ignore) for ln in page.lines])
+            else:
+                text = row_text(_box(np.asarray(quad, float)), flat)
             if text is not None:
                 yield strip.image, text
 
@@ -308,11 +311,6 @@ class PageRows:
 
             self._ocr = pipeline.load(self._config, threads=self._threads or torch.get_num_threads())
         return detected_rows(self._ocr, pages, progress, desc)
-
-
-def _corners(box) -> np.ndarray:
-    x0, y0, x1, y1 = box
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float)
 
 
 def _box(pts: np.ndarray) -> tuple:
