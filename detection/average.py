@@ -4,7 +4,7 @@
 
 The mean of a fine-tune and the weights it started from keeps much of what each is good at ("model
 soups", Wortsman et al. 2022): the shipped detector is the 0.5 / 0.5 mean of the detector before the
-phone-photo fine-tune and that fine-tune's best checkpoint (configs/detector/ctpn_photo.yaml). Every
+phone-photo fine-tune and that fine-tune's best checkpoint (configs/detector/shipped.yaml). Every
 floating tensor (batch-norm running statistics included) is averaged in float32, integer buffers come
 from the first file (:func:`training.loop.mean_of`). The inputs must share the architecture and the
 anchors, else one clear error; the result's provenance names each input with its weight, steps and
@@ -19,7 +19,7 @@ from pathlib import Path
 from detection import weightfile
 from detection.ctpn import CTPN
 
-__all__ = ["average"]
+__all__ = ["average", "write"]
 
 
 def average(paths: list[str | Path], weights: list[float] | None = None) -> tuple[CTPN, dict, dict]:
@@ -38,6 +38,17 @@ def average(paths: list[str | Path], weights: list[float] | None = None) -> tupl
     return mean_of(paths, weights, weightfile.load, differs)     # weightfile.load gives float32 tensors
 
 
+def write(files: list[str | Path], weights, out: Path, cfg=None, cache: Path | None = None) -> dict:
+    """Write the mean of ``files`` to ``out`` (fp16, as training writes); returns the provenance. The
+    detector's means are not scored here (``cfg`` must be None): ``ocr-eval --detect`` scores weight files."""
+    if cfg is not None:
+        raise ValueError("a detector mean is not scored on a training config (drop score_on; use ocr-eval --detect)")
+    model, anchors, prov = average(files, weights)
+    weightfile.save(out, model, prov, heights=tuple(anchors["heights"]), width=anchors["width"])
+    print(f"wrote {out}: mean of " + ", ".join(f"{a['file']} {a['weight']:.2f}" for a in prov["averaged"]))
+    return prov
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="ocr-train average-detector", description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", type=Path, help="detector weight files of one architecture")
@@ -45,13 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="weight file to write (fp16, as training writes them)")
     args = ap.parse_args(argv)
     try:
-        model, anchors, prov = average(args.files, args.weights)
+        write(args.files, args.weights, args.out)
     except (OSError, ValueError) as exc:                 # WeightFileError is a ValueError
         print(f"detection.average: {exc}", file=sys.stderr)
         return 2
-    weightfile.save(args.out, model, prov, heights=tuple(anchors["heights"]), width=anchors["width"])
-    shares = ", ".join(f"{a['file']} {a['weight']:.2f}" for a in prov["averaged"])
-    print(f"wrote {args.out}: mean of {shares}")
     return 0
 
 

@@ -337,7 +337,10 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main(argv, "ocr-train detector", "Train the CTPN text-line detector.", "detector/ctpn.yaml", "runs/detector", load_config, train)
+    from detection import average
+
+    return run_main(argv, "ocr-train detector", "Train the CTPN text-line detector.", "detector/ctpn.yaml",
+                    "runs/detector", TrainConfig, train, average.write)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -219,8 +219,7 @@ def ocr_train(argv: list[str] | None = None) -> int:
         from detection.average import main
     else:                                          # the recognizer's detected-row pools are cut by the pipeline
         from pipeline.evaluate import PageRows
-        from recognition.average import main as average_main
-        from recognition.train import main as train_main
+        from recognition.train import average_main, main as train_main
 
         return (train_main if args.model == "recognizer" else average_main)(args.rest, rows=PageRows())
     return main(args.rest)

@@ -50,7 +50,7 @@ from recognition.charset import Charset
 from recognition.crnn import CRNN, HEIGHT
 from recognition.predictor import Recognizer
 
-__all__ = ["TrainConfig", "ModelConfig", "DataConfig", "OptimConfig", "RowCutter", "train", "main", "case_fold"]
+__all__ = ["TrainConfig", "ModelConfig", "DataConfig", "OptimConfig", "RowCutter", "train", "main", "write_mean", "average_main", "case_fold"]
 
 
 @dataclass(frozen=True)
@@ -706,9 +706,50 @@ def _init_from(model: CRNN, charset: Charset, mc: ModelConfig) -> dict:
     return prov
 
 
+def write_mean(files: list[str | Path], weights, out: Path, cfg: TrainConfig | None = None,
+               cache: Path | None = None, rows: RowCutter | None = None) -> dict:
+    """Write the mean of ``files`` (:func:`recognition.average.average`) to ``out`` (fp16, as training
+    writes); with ``cfg`` score it on that config's validation sets, ``cache`` being its run's
+    cache folder and ``rows`` the row cutter its detected-row sets need. Returns the provenance."""
+    from recognition.average import average
+
+    model, charset, prov = average(files, weights)
+    if cfg is not None:
+        prov["val"] = validate(Recognizer(model, charset), val_sets(cfg, charset, cache, rows))
+        prov["val_note"] = "training-time validation subset of its config, read by the mean"
+    weightfile.save(out, model, charset, prov)
+    print(f"wrote {out}: mean of " + ", ".join(f"{a['file']} {a['weight']:.2f}" for a in prov["averaged"]))
+    return prov
+
+
+def average_main(argv: list[str] | None = None, rows: RowCutter | None = None) -> int:
+    """``ocr-train average-recognizer``; ``rows``: the row cutter for the config's detected-row validation sets."""
+    import argparse
+
+    from recognition import average
+
+    ap = argparse.ArgumentParser(prog="ocr-train average-recognizer", description=average.__doc__.split("\n\n")[0])
+    ap.add_argument("files", nargs="+", type=Path, help="recognizer weight files of one architecture and charset")
+    ap.add_argument("--weights", nargs="+", type=float, help="one positive weight per file (default: equal)")
+    ap.add_argument("--config", type=Path, help="training config whose validation sets score the mean")
+    ap.add_argument("--cache", type=Path, help="cache folder of that config's run (default: none, draw and cut anew)")
+    ap.add_argument("--out", type=Path, required=True, help="weight file to write (fp16, as training writes them)")
+    args = ap.parse_args(argv)
+    try:
+        cfg = None
+        if args.config is not None:
+            cfg = load_config(args.config)
+        write_mean(args.files, args.weights, args.out, cfg, args.cache, rows)
+    except (OSError, ValueError) as exc:                 # WeightFileError, ConfigError are ValueErrors
+        print(f"ocr-train: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None, rows: RowCutter | None = None) -> int:
     return run_main(argv, "ocr-train recognizer", "Train the CRNN recognizer.", "recognizer/crnn_s.yaml",
-                    "runs/recognizer", load_config, functools.partial(train, rows=rows))
+                    "runs/recognizer", TrainConfig, functools.partial(train, rows=rows),
+                    functools.partial(write_mean, rows=rows))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -407,6 +407,22 @@ def _tiny_det_cfg(tmp_path, real=None, **optim):
         val_every=60, ckpt_every=10, log_every=10, workers=1, threads=2)
 
 
+def test_the_detector_recipe_chain_trains_and_averages_end_to_end(tmp_path):
+    import yaml
+
+    import configs
+    from detection import weightfile
+    from pipeline.cli import ocr_train
+
+    recipe = {"steps": [{"name": "a", "settings": configs.to_dict(_tiny_det_cfg(tmp_path, steps=2)) | {"val_every": 2}},
+                        {"name": "b", "settings": {"model": {"init": "@a"}, "optim": {"steps": 2}}},
+                        {"name": "m", "average": ["@a", "@b"]}]}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    assert ocr_train(["detector", "--recipe", str(tmp_path / "r.yaml"), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    _, _, prov = weightfile.load(tmp_path / "out" / "m.pt")
+    assert [a["file"] for a in prov["averaged"]] == [str(tmp_path / "out" / n / "final.pt") for n in "ab"]
+
+
 def test_tiny_detector_training_run_lowers_the_loss_and_resumes(tmp_path):
     import csv
 

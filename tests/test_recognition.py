@@ -353,7 +353,8 @@ def test_weight_file_errors_are_one_line(tmp_path):
 
 
 def test_weight_averaging_is_the_weighted_mean_and_refuses_a_mismatch(tmp_path):
-    from recognition.average import average, main
+    from recognition.average import average
+    from recognition.train import average_main as main
 
     cs = Charset("abc ")
     files = []
@@ -699,6 +700,29 @@ def test_training_on_synthetic_photo_pages_draws_and_validates_on_their_detected
     _, _, prov = weightfile.load(out / "final.pt")
     assert any("synthetic pages (synth/photo.yaml, seed 3)" in s and "on 3 synthetic" in s for s in prov["data"]), \
         prov["data"]
+
+
+def test_the_recipe_chain_trains_averages_and_resumes_end_to_end(tmp_path, capsys):
+    """ocr-train recognizer --recipe with a tiny schedule: two runs, the second started from the first's
+    file, then their mean scored on the second's validation sets; a second call finds every step done."""
+    import yaml
+
+    import configs
+    from pipeline.cli import ocr_train
+
+    recipe = {"steps": [{"name": "a", "settings": configs.to_dict(_tiny_cfg(tmp_path, steps=4)) | {"val_every": 4}},
+                        {"name": "b", "settings": {"model": {"init": "@a"}, "optim": {"steps": 2}, "val_every": 2}},
+                        {"name": "m", "average": ["@a", "@b"], "weights": [1, 3], "score_on": "b"}]}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    out = tmp_path / "out"
+    assert ocr_train(["recognizer", "--recipe", str(tmp_path / "r.yaml"), "--out", str(out), "--quiet"]) == 0
+    _, _, prov_b = weightfile.load(out / "b" / "final.pt")
+    assert prov_b["data"][0].startswith(f"initialised from {out / 'a' / 'final.pt'} (4 steps")
+    _, _, prov = weightfile.load(out / "m.pt")
+    assert [a["weight"] for a in prov["averaged"]] == [0.25, 0.75] and set(prov["val"]) == {"synth"}
+    assert "recipe done" in capsys.readouterr().err
+    assert ocr_train(["recognizer", "--recipe", str(tmp_path / "r.yaml"), "--out", str(out), "--quiet"]) == 0
+    assert capsys.readouterr().err.count(": done (") == 3
 
 
 def test_training_refuses_unknown_characters_in_real_labels(tmp_path):

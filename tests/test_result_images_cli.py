@@ -80,7 +80,7 @@ def test_ocr_train_is_clear_about_bad_configs(capsys, tmp_path):
     assert "unknown key 'optim.stepz' (did you mean 'optim.steps'?)" in capsys.readouterr().err
     assert ocr_train(["average-recognizer", str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "--out",
                       str(tmp_path / "m.pt")]) == 2
-    assert capsys.readouterr().err.startswith(f"recognition.average: {tmp_path / 'a.pt'}")
+    assert capsys.readouterr().err.startswith(f"ocr-train: {tmp_path / 'a.pt'}")
 
 
 def test_console_script_entry_exits_with_code():

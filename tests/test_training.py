@@ -71,3 +71,109 @@ def test_csv_log_keeps_an_existing_header(tmp_path):
     csv_log(log, ["step", "loss"])(step=1, loss=0.5)
     csv_log(log, ["step", "loss", "skipped"])(step=2, loss=0.4, skipped=1)    # a resumed run of a newer version
     assert log.read_text().splitlines() == ["step,loss", "1,0.5", "2,0.4"]
+
+
+# ---- recipes ------------------------------------------------------------------------------------------
+RECIPE = """
+preset: recognizer/crnn_s.yaml
+steps:
+  - name: a
+    take: best
+    settings: {optim: {steps: 6}}
+  - name: b
+    settings: {model: {init: "@a"}, optim: {lr: 0.5}}
+    stop_at: 4
+    take: best
+  - name: c
+    settings: {model: {init: "@b"}, data: {real: {}}}
+  - name: m
+    average: ["@c", "@a"]
+    weights: [3, 1]
+    score_on: c
+"""
+
+
+def _fake_trainer(stop_after=None):
+    """train(settings, run_dir, stop_at) that writes last.pt and the files a run writes, as a real one would;
+    ``stop_after`` makes the named step stop half-way once (a SIGTERM)."""
+    import torch
+
+    calls = []
+
+    def train(settings, run_dir, stop_at):
+        calls.append((run_dir.name, settings))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        end = stop_at or settings["optim"]["steps"]
+        step = end // 2 if run_dir.name == stop_after and not (run_dir / "last.pt").is_file() else end
+        torch.save({"step": step}, run_dir / "last.pt")
+        if step == end:
+            (run_dir / "best.pt").write_text("best")
+            if not stop_at:
+                (run_dir / "final.pt").write_text("final")
+        return step
+    return train, calls
+
+
+def test_a_recipe_chains_its_steps_merges_settings_and_resumes_where_it_stopped(tmp_path):
+    from training import recipe
+
+    file = tmp_path / "r.yaml"
+    file.write_text(RECIPE)
+    preset, steps = recipe.load(file)
+    full = recipe.resolve(preset, steps, tmp_path / "out")
+    assert full["a"]["optim"]["steps"] == 6 and full["a"]["optim"]["lr"] == preset["optim"]["lr"]
+    assert full["b"]["model"]["init"] == str(tmp_path / "out" / "a" / "best.pt")
+    assert full["b"]["optim"] == {**preset["optim"], "steps": 6, "lr": 0.5}   # merged a section at a time
+    assert full["c"]["data"]["real"] == {} and full["c"]["data"]["synth_seed"] == preset["data"]["synth_seed"]
+    assert full["c"]["model"]["init"] == str(tmp_path / "out" / "b" / "best.pt") and full["c"]["optim"]["lr"] == 0.5
+
+    train, calls = _fake_trainer(stop_after="c")
+    means = []
+
+    def average(files, weights, out_file, settings, cache):
+        means.append((files, weights, settings, cache))
+        out_file.write_text("mean")
+
+    out = tmp_path / "out"
+    assert recipe.run(file, out, train, average) is None          # c was stopped: the chain waits
+    assert [n for n, _ in calls] == ["a", "b", "c"] and means == []
+    calls.clear()
+    assert recipe.run(file, out, train, average) == out / "m.pt"  # the same call resumes: c, then the mean
+    assert [n for n, _ in calls] == ["c"]
+    assert means == [([str(out / "c" / "final.pt"), str(out / "a" / "best.pt")], (3.0, 1.0), full["c"], out / "c" / "cache")]
+    calls.clear()
+    assert recipe.run(file, out, train, average) == out / "m.pt" and calls == [] and len(means) == 1
+
+
+def test_a_recipe_refuses_bad_references_and_keys_with_one_line(tmp_path):
+    import pytest
+
+    import configs
+    from training import recipe
+
+    bad = {"late": 'steps:\n  - name: a\n    settings: {model: {init: "@b"}}\n  - name: b\n',
+           "twice": "steps:\n  - name: a\n  - name: a\n",
+           "key": "steps:\n  - name: a\n    stepz: 3\n",
+           "final": "steps:\n  - name: a\n    stop_at: 3\n",
+           "one": 'steps:\n  - name: a\n  - name: m\n    average: ["@a"]\n'}
+    for name, text in bad.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+        with pytest.raises(configs.ConfigError) as err:
+            recipe.load(tmp_path / f"{name}.yaml")
+        assert "\n" not in str(err.value) and f"{name}.yaml: step" in str(err.value), name
+    with pytest.raises(configs.ConfigError, match="recipe not found"):
+        recipe.load(tmp_path / "none.yaml")
+
+
+def test_the_shipped_recipes_resolve_into_valid_configs(tmp_path):
+    """Every training step of the shipped recipes is a valid trainer config, and each chain ends in a mean."""
+    import configs
+    from detection.train import TrainConfig as DetectorConfig
+    from recognition.train import TrainConfig as RecognizerConfig
+    from training import recipe
+
+    for name, cls in (("recognizer/shipped.yaml", RecognizerConfig), ("detector/shipped.yaml", DetectorConfig)):
+        preset, steps = recipe.load(configs.path(name))
+        for step, settings in recipe.resolve(preset, steps, tmp_path).items():
+            configs.from_dict(settings, cls, source=f"{name} {step}")
+        assert steps[-1].average, name

@@ -191,33 +191,61 @@ def stoppable(bar, finish):
 
 
 def run_main(argv: list[str] | None, prog: str, description: str, default_config: str, default_out: str,
-             load_config, train) -> int:
-    """The shared command line of both trainers: ``--config --out --device --quiet``, with one-line
-    errors (exit 2) for a bad config, a missing GPU or a missing page-set folder."""
+             cls, train, average=None) -> int:
+    """The shared command line of both trainers: ``--config`` (one run) or ``--recipe`` (a chain of runs
+    and means, :mod:`training.recipe`), ``--out --device --quiet``, with one-line errors (exit 2) for a
+    bad config or recipe, a missing GPU or a missing page-set folder. ``cls`` is the trainer's config
+    dataclass, ``train(cfg, out, progress, max_steps)`` its loop, ``average(files, weights, out_file, cfg,
+    cache)`` writes a mean of weight files (scored on ``cfg``'s validation sets when one is given)."""
     import argparse
     import dataclasses
 
     import configs
+    from training import recipe
 
     ap = argparse.ArgumentParser(prog=prog, description=description)
-    ap.add_argument("--config", type=Path, default=None, help=f"YAML (default: configs/{default_config})")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--config", type=Path, default=None, help=f"YAML (default: configs/{default_config})")
+    which.add_argument("--recipe", type=Path, default=None,
+                       help="recipe YAML: every run and mean that made a shipped weight file, run in order, resumable")
     ap.add_argument("--out", type=Path, default=Path(default_out), help="run folder (checkpoints, log, best.pt)")
     ap.add_argument("--device", default=None, help="cpu or cuda (overrides the config)")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+
+    def checked(cfg):
+        if args.device:
+            cfg = dataclasses.replace(cfg, device=args.device)
+        if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+            raise configs.ConfigError("--device cuda asked for, but no CUDA GPU is visible")
+        for folder in cfg.data.real:
+            if not Path(folder).is_dir():
+                raise configs.ConfigError(f"{folder}: no such page-set folder (config data.real)")
+        return cfg
+
+    def train_step(settings: dict, run_dir: Path, stop_at: int) -> int:
+        cfg = checked(configs.from_dict(settings, cls, source=f"{args.recipe} step {run_dir.name}"))
+        train(cfg, run_dir, progress=not args.quiet, max_steps=stop_at or None)
+        return recipe.reached(run_dir)
+
+    def average_step(files, weights, out_file, settings, cache) -> None:
+        cfg = configs.from_dict(settings, cls, source=str(args.recipe)) if settings is not None else None
+        try:
+            average(files, weights, out_file, cfg, cache)
+        except (OSError, ValueError) as exc:             # unreadable or mismatched weight files
+            raise configs.ConfigError(f"{args.recipe}: {out_file.stem}: {exc}") from None
+
     try:
-        cfg = load_config(args.config or configs.path(default_config))
+        if args.recipe is not None:
+            if average is None:
+                raise configs.ConfigError(f"{prog} has no averaging step for recipes")
+            result = recipe.run(args.recipe, args.out, train_step, average_step)
+            if result is not None:
+                print(f"ocr-train: recipe done: {result}", file=sys.stderr)
+            return 0
+        cfg = checked(configs.load(args.config or configs.path(default_config), cls))
     except configs.ConfigError as exc:
         print(f"ocr-train: {exc}", file=sys.stderr)
         return 2
-    if args.device:
-        cfg = dataclasses.replace(cfg, device=args.device)
-    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
-        print("ocr-train: --device cuda asked for, but no CUDA GPU is visible", file=sys.stderr)
-        return 2
-    for folder in cfg.data.real:
-        if not Path(folder).is_dir():
-            print(f"ocr-train: {folder}: no such page-set folder (config data.real)", file=sys.stderr)
-            return 2
     train(cfg, args.out, progress=not args.quiet)
     return 0
