@@ -19,6 +19,7 @@ This is a benchmark, not a test: it prints figures and asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from dataclasses import replace
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--widths", type=float, nargs="+", default=[0.25, 0.5, 1.0])
+    ap.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     from detection.predictor import estimate_line_height, working_size
@@ -107,9 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         wh = working_size(h, w, estimate_line_height(img, cfg.cc_to_line), cfg)
         print(f"A4 at {dpi} dpi: {w} x {h} px, detector working size {wh[1]} x {wh[0]}")
     print(f"{args.threads} threads\n{'system':52s} {'200 dpi s/page':>15s} {'300 dpi s/page':>15s}")
+    rows = []
     for name, fn in systems(args.threads, args.widths):
         row = [best_time(fn, img, args.repeat) for img in pages.values()]
+        rows.append({"system": name, "s_page_200dpi": round(row[0], 3), "s_page_300dpi": round(row[1], 3)})
         print(f"{name:52s} {row[0]:15.3f} {row[1]:15.3f}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"threads": args.threads, "results": rows}, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import resource
 import subprocess
 import sys
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--case", help=argparse.SUPPRESS)          # internal: run one case in this process
     args = ap.parse_args(argv)
     if args.case:
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"peak RSS in MB, {args.threads} threads, each case in a fresh process")
     print(f"{'case':<12} {'pages':>5} {'models':>7} {'3 pages':>8} {'all':>7} {'s/page':>7}")
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in ("tiff", "pdf", "a3-600dpi"):
             path = make(case, args.pages, Path(tmp))
@@ -100,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             n, models, few, peak, sec = out.stdout.strip().splitlines()[-1].split("\t")
             print(f"{case:<12} {n:>5} {models:>7} {few:>8} {peak:>7} {sec:>7}")
+            rows.append({"case": case, "pages": int(n), "mb_models": int(models), "mb_3_pages": int(few),
+                         "mb_peak": int(peak), "s_page": float(sec)})
             path.unlink()
+    if args.json:
+        args.json.write_text(json.dumps({"threads": args.threads, "results": rows}, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

@@ -21,6 +21,7 @@ This is a benchmark, not a test: it prints figures and asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crops", type=int, default=600)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     crops = crops_of(args.pagesets, args.crops)
@@ -104,9 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(crops)} crops from the val pages of {', '.join(Path(p).name for p in args.pagesets)}, "
           f"mean width {px:.0f} px at height 32; {args.threads} threads")
     print(f"{'system':58s} {'crops/s':>9s} {'ms/crop':>8s}")
+    rows = []
     for name, fn in systems(args.threads):
         best = best_time(fn, crops, args.repeat)
-        print(f"{name:58s} {len(crops) / best:9.1f} {1000 * best / len(crops):8.2f}", flush=True)
+        rows.append({"system": name, "crops_s": round(len(crops) / best, 1), "ms_crop": round(1000 * best / len(crops), 2)})
+        print(f"{name:58s} {rows[-1]['crops_s']:9.1f} {rows[-1]['ms_crop']:8.2f}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"crops": len(crops), "mean_width": round(px), "threads": args.threads,
+                                         "results": rows}, indent=1) + "\n", encoding="utf-8")
     return 0
 
 
