@@ -217,18 +217,11 @@ def _init_from(model: CTPN, path: str) -> str:
 
 
 # ---- loop ---------------------------------------------------------------------------------------------
-def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | None = None) -> dict:
-    """Run (or resume) training into ``out``; returns the last validation metrics.
-    ``max_steps`` stops early (for tests) without changing the schedule."""
-    from tqdm import tqdm
-
-    out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    device = torch.device(cfg.device)
-    d, o = cfg.data, cfg.optim
-    if any(v % 16 for v in d.crop):
-        raise SystemExit(f"ocr-train: data.crop {d.crop} must be multiples of 16")
+def _data(cfg: TrainConfig, out: Path, progress: bool) -> tuple[list, list[float], list[bool], list[str], dict]:
+    """``(pools, shares, real, sources, val_sets)``: the page pools (synthetic pages rendered once into
+    ``out/cache``, then each real set's train split), their shares, whether each is real, a provenance
+    line each, and the validation page sets (name -> pages)."""
+    d = cfg.data
     pools, shares, real, sources = [], [], [], []
     val_sets: dict[str, list[Page]] = {}
     if d.synth_pages and d.synth_weight > 0:
@@ -251,6 +244,39 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
         val_sets[name] = _spaced(load_pages(folder, "val", d.merge_gap), d.val_pages)
     if not pools:
         raise SystemExit("ocr-train: no training data (data.synth_pages is 0 and data.real is empty)")
+    return pools, shares, real, sources, val_sets
+
+
+def _validation(model: CTPN, cfg: TrainConfig, val_sets: dict, step: int, out: Path, prov: dict,
+                best: float) -> tuple[dict, float, float]:
+    """Validate at ``step`` (mean det_F over the sets) and write ``best.pt`` when it improves, ``final.pt``
+    at the schedule's end. Returns ``(metrics, score, best)``."""
+    model.eval()
+    metrics = validate(Detector(model, cfg.detector, str(next(model.parameters()).device)), val_sets)
+    model.train()
+    sc = float(np.mean([m["det_F"] for m in metrics.values()])) if metrics else 0.0
+    prov = {**prov, "steps": step, "val": metrics}
+    if sc > best:
+        best = sc
+        weightfile.save(out / "best.pt", model, prov)
+    if step == cfg.optim.steps:                 # the schedule's end, kept beside an earlier best.pt
+        weightfile.save(out / "final.pt", model, prov)
+    return metrics, sc, best
+
+
+def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | None = None) -> dict:
+    """Run (or resume) training into ``out``; returns the last validation metrics.
+    ``max_steps`` stops early (for tests) without changing the schedule."""
+    from tqdm import tqdm
+
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    device = torch.device(cfg.device)
+    d, o = cfg.data, cfg.optim
+    if any(v % 16 for v in d.crop):
+        raise SystemExit(f"ocr-train: data.crop {d.crop} must be multiples of 16")
+    pools, shares, real, sources, val_sets = _data(cfg, out, progress)
 
     model = CTPN(cfg.model.width, cfg.model.batch_norm, cfg.model.lstm_hidden, cfg.model.fc).to(device)
     if cfg.model.init:
@@ -263,7 +289,6 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
     state = resume(last, cfg_dict, model, opt, sched, device)
     if state:
         step, best = state
-
 
     log = out / "log.csv"
     write_row = csv_log(log, ["step", "loss", "cls", "vert", "side", "lr", "crops_s"]
@@ -316,20 +341,12 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                 run = {k: 0 for k in run}
                 t0 = time.perf_counter()
             if step % cfg.val_every == 0 or step == o.steps:
-                model.eval()
-                metrics = validate(Detector(model, cfg.detector, str(device)), val_sets)
-                model.train()
-                sc = float(np.mean([m["det_F"] for m in metrics.values()])) if metrics else 0.0
+                metrics, sc, best = _validation(model, cfg, val_sets, step, out, provenance(sources, step, {}, cfg_dict),
+                                                best)
                 write_row(step=step, score=f"{sc:.5f}", **{f"val_{k}_det_F": f"{v['det_F']:.5f}" for k, v in metrics.items()})
                 bar.write(f"step {step}: " + "  ".join(f"{k} det_R {v['det_R']:.3f} det_P {v['det_P']:.3f} det_F {v['det_F']:.3f}"
                                                       for k, v in metrics.items()))
                 plot_log(log, out / "curves.png", "CTPN loss", "det_F", val_log=False)
-                prov = provenance(sources, step, metrics, cfg_dict)
-                if sc > best:
-                    best = sc
-                    weightfile.save(out / "best.pt", model, prov)
-                if step == o.steps:                 # the schedule's end, kept beside an earlier best.pt
-                    weightfile.save(out / "final.pt", model, prov)
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)
             elif step % cfg.ckpt_every == 0:
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)

@@ -13,11 +13,8 @@ pipeline turns tall crops; single characters, often taller than wide, mostly sta
 Dense readings are read twice. CTC needs about two timesteps (4 input pixels each) per character, and
 narrow or condensed type at height 32 leaves fewer: readings with more than ``reread_dense`` (0.3)
 characters per timestep and a confidence below ``reread_conf`` (0.98) are read again from the crop 1.3x
-wider, and the more confident reading is kept (:attr:`Recognition.stretch`). On the stage-3 weights this
-cut CER 8 % on synthetic lines of a seed no training or test uses (0.0541 -> 0.0498; the setting was
-picked there). Confident dense readings seldom change: with the stage-5 weights on those lines, reading
-only the ones below 0.98 again kept the whole gain (0.0470 -> 0.0442, against 0.0440 reading all) and
-read 23 % of the lines twice instead of 55 %.
+wider, and the more confident reading is kept (:attr:`Recognition.stretch`). How the settings were
+picked, and what they cost and gain: docs/training.md (decoding settings).
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ them and labelled from the boxes they cover cleanly (``data.rows``, ``data.synth
 below the page pipeline, so the cutting is passed in (:class:`RowCutter`; ``ocr-train`` passes the pipeline's).
 Sets listed in ``case_blind`` (SROIE: all upper-case labels) train through a case-folded CTC loss: an
 upper-case letter's score is the log-sum of both cases' scores, so those labels teach letter shapes but
-never letter case (:func:`case_fold`: stages up to 21 trained with a fold that taught upper case).
+never letter case (:func:`case_fold`; before recipe step s22 a wrong fold taught upper case).
 
 Loop: width-bucketed variable-width batches (similar widths drawn together, batch size capped by a pixel
 budget), augmentation, CTC with infinite losses zeroed, AdamW with warmup + cosine decay, gradient-norm
@@ -59,7 +59,7 @@ class ModelConfig:
     hidden: int = 192                       # BiLSTM hidden size per direction
     charset: str = "charsets/default.txt"
     init: str = ""                          # weight file to start from (same arch and charset), e.g. a
-                                            # previous stage's best.pt; empty = random initialisation
+                                            # previous run's best.pt; empty = random initialisation
 
 
 @dataclass(frozen=True)
@@ -404,7 +404,7 @@ def case_fold(logits: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tenso
     the folded distribution still sums to one.
 
     torch's ``ctc_loss`` needs that: its gradient is ``exp(log_probs)`` minus the label's occupancy, right
-    only for a normalized input. Scoring both cases on top of the full softmax (stages up to 21) left each
+    only for a normalized input. Scoring both cases on top of the full softmax (before step s22) left each
     lower-case class's own probability in, and the loss sent it down like a wrong letter's: the "case-blind"
     labels taught upper case, and SROIE's lower-case print came out as ``PrICE``, ``ROUNdING`` (r and d, whose
     shapes differ most, held out). The merged class's gradient is also split evenly between the two cases'
@@ -561,21 +561,11 @@ def score(metrics: dict[str, dict], sets: dict) -> float:
 
 
 # ---- loop ---------------------------------------------------------------------------------------------
-def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | None = None,
-          rows: RowCutter | None = None) -> dict:
-    """Run (or resume) training into ``out``; returns the last validation metrics.
-    ``max_steps`` stops early (for tests) without changing the schedule; ``rows`` cuts the detected rows
-    that ``data.rows`` and ``data.synth_pages`` ask for (:class:`RowCutter`)."""
-    from tqdm import tqdm
-
-    out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    device = torch.device(cfg.device)
-    charset = Charset.from_file(cfg.model.charset)
-    d, o = cfg.data, cfg.optim
-    cache = out / "cache"
-
+def _data_pools(cfg: TrainConfig, charset: Charset, cache: Path, rows: RowCutter | None,
+                progress: bool) -> tuple[list, list[float], list[str]]:
+    """``(pools, shares, sources)`` that need no model: the synthetic lines (pool 0), the real sets' crops
+    and the detected rows of the row sources, with one provenance line each."""
+    d = cfg.data
     imgs, texts = synth_lines(d.synth_lines, d.synth_seed, d.synth_config, charset, d.max_width, cfg.workers, cache, progress)
     pools, shares = [LinePool(imgs, texts)], [d.synth_weight * (1.0 - d.synth_hard)]
     for folder, share in d.real.items():
@@ -595,6 +585,66 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
         shares.append(share)
         sources.append(what.format(n=len(strips), pages=n_pages) + ", cut as the page pipeline cuts them"
                        + (", case-blind loss" if blind else ""))
+    return pools, shares, sources
+
+
+def _hard_pool(cfg: TrainConfig, model: CRNN, charset: Charset, synth: LinePool, out: Path, device: torch.device,
+               progress: bool) -> tuple[LinePool, float, str]:
+    """The ``data.synth_hard`` pool: the synthetic lines the starting weights read worst."""
+    d = cfg.data
+    if not cfg.model.init:
+        raise SystemExit("ocr-train: data.synth_hard needs model.init: lines are ranked by the weights a run starts from")
+    if d.synth_hard > 1 or not 0 < d.synth_hard_top <= 1 or d.synth_hard_scored < 1:
+        raise SystemExit("ocr-train: data.synth_hard and synth_hard_top must lie in (0, 1], synth_hard_scored be >= 1")
+    labels = [charset.encode(t) for t in synth.texts[:d.synth_hard_scored]]
+    hard = hard_lines(model, synth.imgs, labels, charset.blank, d, out / "synth_hard.npy", device, progress)
+    return (LinePool([synth.imgs[i] for i in hard], [synth.texts[i] for i in hard], "synth-hard"),
+            d.synth_weight * d.synth_hard,
+            f"the {len(hard)} of the first {min(d.synth_hard_scored, len(synth.imgs))} of those synthetic lines "
+            f"that the starting weights read worst, {d.synth_hard:.0%} of the synthetic draws")
+
+
+def _separator_pool(cfg: TrainConfig, charset: Charset, cache: Path, progress: bool) -> tuple[LinePool, float, str]:
+    d = cfg.data
+    imgs, texts = synth_lines(d.separator_lines, d.synth_seed, d.synth_config, charset, d.max_width, cfg.workers,
+                              cache, progress, "separator")
+    return (LinePool(imgs, texts, "separators"), d.separators,
+            f"synthetic separator rows (typed rules, labelled rules, dot leaders; seed {d.synth_seed}, {len(imgs)} lines)")
+
+
+def _validation(model: CRNN, charset: Charset, cfg: TrainConfig, sets: dict, step: int, out: Path, prov: dict,
+                best: float) -> tuple[dict, float, float]:
+    """Validate at ``step`` and write the weight files it calls for: ``best.pt`` when the score improves,
+    ``final.pt`` at the schedule's end, a snapshot with ``snapshots``. Returns ``(metrics, score, best)``."""
+    metrics = validate(Recognizer(model, charset, device=str(next(model.parameters()).device)), sets)
+    model.train()
+    sc = score(metrics, sets)
+    prov = {**prov, "steps": step, "val": metrics}
+    if sc < best:
+        best = sc
+        weightfile.save(out / "best.pt", model, charset, prov)
+    if step == cfg.optim.steps:                 # the schedule's end, kept beside an earlier best.pt
+        weightfile.save(out / "final.pt", model, charset, prov)
+    if cfg.snapshots:
+        weightfile.save(out / f"step_{step:06d}.pt", model, charset, prov)
+    return metrics, sc, best
+
+
+def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | None = None,
+          rows: RowCutter | None = None) -> dict:
+    """Run (or resume) training into ``out``; returns the last validation metrics.
+    ``max_steps`` stops early (for tests) without changing the schedule; ``rows`` cuts the detected rows
+    that ``data.rows`` and ``data.synth_pages`` ask for (:class:`RowCutter`)."""
+    from tqdm import tqdm
+
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    device = torch.device(cfg.device)
+    charset = Charset.from_file(cfg.model.charset)
+    d, o = cfg.data, cfg.optim
+    cache = out / "cache"
+    pools, shares, sources = _data_pools(cfg, charset, cache, rows, progress)
     sets = val_sets(cfg, charset, cache, rows)
 
     model = CRNN(len(charset), cfg.model.width, cfg.model.hidden).to(device)
@@ -606,35 +656,21 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
         init_prov = _init_from(model, charset, cfg.model)
         sources = [f"initialised from {cfg.model.init} ({init_prov.get('steps', '?')} steps on: "
                    + "; ".join(init_prov.get("data", [])) + ")"] + sources
-    if d.synth_hard > 0:
-        if not cfg.model.init:
-            raise SystemExit("ocr-train: data.synth_hard needs model.init: lines are ranked by the weights a run starts from")
-        if d.synth_hard > 1 or not 0 < d.synth_hard_top <= 1 or d.synth_hard_scored < 1:
-            raise SystemExit("ocr-train: data.synth_hard and synth_hard_top must lie in (0, 1], synth_hard_scored be >= 1")
-        labels = [charset.encode(t) for t in texts[:d.synth_hard_scored]]
-        hard = hard_lines(model, imgs, labels, charset.blank, d, out / "synth_hard.npy", device, progress)
-        pools.append(LinePool([imgs[i] for i in hard], [texts[i] for i in hard], "synth-hard"))
-        shares.append(d.synth_weight * d.synth_hard)
-        sources.append(f"the {len(hard)} of the first {min(d.synth_hard_scored, len(imgs))} of those synthetic lines "
-                       f"that the starting weights read worst, {d.synth_hard:.0%} of the synthetic draws")
-    if d.separators:
-        sep_imgs, sep_texts = synth_lines(d.separator_lines, d.synth_seed, d.synth_config, charset, d.max_width,
-                                          cfg.workers, cache, progress, "separator")
-        pools.append(LinePool(sep_imgs, sep_texts, "separators"))
-        shares.append(d.separators)
-        sources.append(f"synthetic separator rows (typed rules, labelled rules, dot leaders; seed {d.synth_seed}, "
-                       f"{len(sep_imgs)} lines)")
+    extra = ([_hard_pool(cfg, model, charset, pools[0], out, device, progress)] if d.synth_hard > 0 else []) \
+        + ([_separator_pool(cfg, charset, cache, progress)] if d.separators else [])
+    for pool, share, source in extra:
+        pools.append(pool)
+        shares.append(share)
+        sources.append(source)
     batcher = Batcher(pools, shares, charset, cfg)
     cfg_dict = configs.to_dict(cfg)
     state = resume(last, cfg_dict, model, opt, sched, device)
     if state:
         step, best = state
 
-
     log = out / "log.csv"
     write_row = csv_log(log, ["step", "loss", "lr", "samples_s", "inf_losses"]
                         + [f"val_{k}_{m}" for k in sets for m in ("CER", "CER_ci")] + ["score", "skipped"])
-
     pairs = charset.case_pairs()
     amp = use_bf16(device)
     end = o.steps if max_steps is None else min(o.steps, step + max_steps)
@@ -671,20 +707,11 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
                           samples_s=f"{rate:.1f}", inf_losses=run_inf, skipped=run_skip)
                 run_loss, run_n, run_samples, run_inf, run_skip, t0 = 0.0, 0, 0, 0, 0, time.perf_counter()
             if step % cfg.val_every == 0 or step == o.steps:
-                metrics = validate(Recognizer(model, charset, device=str(device)), sets)
-                model.train()
-                sc = score(metrics, sets)
+                metrics, sc, best = _validation(model, charset, cfg, sets, step, out,
+                                                provenance(sources, step, {}, cfg_dict), best)
                 write_row(step=step, score=f"{sc:.5f}", **{f"val_{k}_{m}": f"{v[m]:.5f}" for k, v in metrics.items() for m in ("CER", "CER_ci")})
                 bar.write(f"step {step}: " + "  ".join(f"{k} CER {v['CER']:.4f} CER_ci {v['CER_ci']:.4f} exact {v['exact']:.3f}" for k, v in metrics.items()))
                 plot_log(log, out / "curves.png", "CTC loss per char", "CER")
-                prov = provenance(sources, step, metrics, cfg_dict)
-                if sc < best:
-                    best = sc
-                    weightfile.save(out / "best.pt", model, charset, prov)
-                if step == o.steps:                 # the schedule's end, kept beside an earlier best.pt
-                    weightfile.save(out / "final.pt", model, charset, prov)
-                if cfg.snapshots:
-                    weightfile.save(out / f"step_{step:06d}.pt", model, charset, prov)
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)
             elif step % cfg.ckpt_every == 0:
                 checkpoint(last, cfg_dict, model, opt, sched, step, best)
