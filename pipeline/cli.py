@@ -41,7 +41,7 @@ def _numbered(path: Path, n: int, total: int) -> Path:
     return path if total == 1 else path.with_name(f"{path.stem}-{n + 1}{path.suffix}")
 
 
-def ocr_page(argv: list[str] | None = None) -> int:
+def _page_parser() -> argparse.ArgumentParser:
     from pipeline.exporters import FORMATS
     from pipeline.orientation import MODES
 
@@ -62,8 +62,39 @@ def ocr_page(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", help="pipeline YAML (default: configs/default.yaml)")
     ap.add_argument("--min-confidence", type=float, default=None, metavar="C", help=_MIN_CONFIDENCE_HELP)
     ap.add_argument("--orientation", choices=MODES, default=None, help=_ORIENTATION_HELP)
-    args = ap.parse_args(argv)
-    from pipeline.exporters import export, file_date, format_of, write_atomic
+    return ap
+
+
+def _write_page_outputs(ocr, args, fmt: str, pages: list, images: list) -> None:
+    """The page file (or standard output), then ``--draw`` and ``--dump-crops``; raises OSError."""
+    from pipeline.exporters import export, file_date, write_atomic
+
+    if args.layout:
+        from pipeline import layout
+
+        data = ("\f".join(layout.page_layout_text(p) for p in pages) + "\n").encode("utf-8")
+    else:
+        data = export(pages, fmt, images if fmt == "pdf" else None,
+                      max(filter(None, map(file_date, args.inputs)), default=None))   # PDF date: newest input
+    if args.output:
+        write_atomic(args.output, data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    if args.draw:
+        from PIL import Image
+
+        from pipeline.draw import draw_page
+
+        for n, (page, rgb) in enumerate(zip(pages, images)):
+            Image.fromarray(draw_page(rgb, page)).save(_numbered(args.draw, n, len(pages)))
+    if args.dump_crops:
+        _dump_crops(ocr, pages, images, args.dump_crops)
+
+
+def ocr_page(argv: list[str] | None = None) -> int:
+    args = _page_parser().parse_args(argv)
+    from pipeline.exporters import format_of
 
     try:
         fmt = args.format or (format_of(args.output) if args.output else "txt")
@@ -105,28 +136,8 @@ def ocr_page(argv: list[str] | None = None) -> int:
             print(f"ocr-page: {exc}", file=sys.stderr)
     if not pages:
         return 2
-    if args.layout:
-        from pipeline import layout
-
-        data = ("\f".join(layout.page_layout_text(p) for p in pages) + "\n").encode("utf-8")
-    else:
-        data = export(pages, fmt, images if fmt == "pdf" else None,
-                      max(filter(None, map(file_date, args.inputs)), default=None))   # PDF date: newest input
     try:
-        if args.output:
-            write_atomic(args.output, data)
-        else:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        if args.draw:
-            from PIL import Image
-
-            from pipeline.draw import draw_page
-
-            for n, (page, rgb) in enumerate(zip(pages, images)):
-                Image.fromarray(draw_page(rgb, page)).save(_numbered(args.draw, n, len(pages)))
-        if args.dump_crops:
-            _dump_crops(ocr, pages, images, args.dump_crops)
+        _write_page_outputs(ocr, args, fmt, pages, images)
     except OSError as exc:
         return _fail("ocr-page", f"cannot write output: {exc.strerror or exc} ({exc.filename or args.output})", 2)
     return 1 if failed else 0
