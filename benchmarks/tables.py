@@ -1,0 +1,139 @@
+"""The figure tables of the README and docs/, rendered from the files the benchmarks write.
+
+    python benchmarks/tables.py            # rewrite every marked block from benchmarks/figures/*.json
+    python benchmarks/tables.py --check    # exit 1 naming each block that differs (tests/test_docs.py)
+
+A block is the text between ``<!-- table:NAME -->`` and ``<!-- /table -->``; NAME picks its renderer
+below. So a figure in the docs is always the one a benchmark last wrote, and a re-run benchmark shows up
+as a diff of the docs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES = ROOT / "benchmarks" / "figures"
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+SYSTEMS = {"project": "**this project**", "tesseract": "Tesseract 5", "rapidocr": "PP-OCRv4 (`rapidocr-onnxruntime`)"}
+SETS = {"funsd": "FUNSD forms, fax scans", "sroie": "SROIE receipts, scans", "photos": "phone photos of receipts",
+        "all": "all"}
+BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
+
+
+def _load(name: str) -> dict:
+    return json.loads((FIGURES / name).read_text(encoding="utf-8"))
+
+
+def _rows(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _by_set(results: list[dict]) -> list[tuple[str, list[dict]]]:
+    sets = list(dict.fromkeys(r["set"] for r in results))
+    return [(s, [r for r in results if r["set"] == s]) for s in sets]
+
+
+def pages() -> str:
+    out = []
+    for s, rs in _by_set(_load("pages_val.json")["results"]):
+        for i, r in enumerate(rs):
+            out.append([f"{SETS.get(s, s)} ({r['pages']})" if i == 0 else "", SYSTEMS.get(r["system"], r["system"]),
+                        f"{r['tok_F']:.3f}", f"{r['seg_CER']:.3f}", r["bad_pages"], f"{r['det_F']:.3f}",
+                        f"{r['s_per_page']:.2f}"])
+    return _rows(["val pages", "system", "tok_F", "seg_CER", "pages read as garbage", "det_F", "s/page"], out)
+
+
+def crops() -> str:
+    out = []
+    for s, rs in _by_set(_load("crops_val.json")["results"]):
+        for i, r in enumerate(rs):
+            out.append([f"{SETS.get(s, s)} ({r['crops']} crops)" if i == 0 else "", SYSTEMS.get(r["system"], r["system"]),
+                        f"{r['CER']:.4f}", f"{r['CER_ci']:.4f}", f"{r['exact']:.3f}", f"{1000 * r['s_per_crop']:.1f}"])
+    return _rows(["val crops", "system", "CER", "CER_ci", "read exactly", "ms/crop"], out)
+
+
+def detect() -> str:
+    out = [[f"{SETS.get(r['set'], r['set'])} ({r['pages']})", f"{r['det_R']:.3f}", f"{r['det_P']:.3f}",
+            f"{r['det_F']:.3f}", f"{r['s_per_page']:.2f}"] for r in _load("detect_val.json")["results"]]
+    return _rows(["val pages", "det_R", "det_P", "det_F", "s/page"], out)
+
+
+def recognizer_speed() -> str:
+    d = _load("recognizer_speed.json")
+    return (f"{d['crops']} crops, mean width {d['mean_width']} px at height 32.\n\n"
+            + _rows(["system", "crops/s", "ms/crop"], [[r["system"], f"{r['crops_s']:.1f}", f"{r['ms_crop']:.2f}"]
+                                                      for r in d["results"]]))
+
+
+def detector_speed() -> str:
+    return _rows(["system", "A4 200 dpi s/page", "A4 300 dpi s/page"],
+                 [[r["system"], f"{r['s_page_200dpi']:.2f}", f"{r['s_page_300dpi']:.2f}"]
+                  for r in _load("detector_speed.json")["results"]])
+
+
+MEMORY_CASES = {"tiff": "multi-page TIFF of 160-dpi A4 letters", "pdf": "PDF of the same pages, rendered at 150 dpi",
+                "a3-600dpi": "one 600-dpi A3 scan (7016 x 9921, 70 Mpx)"}
+
+
+def memory() -> str:
+    return _rows(["case", "pages", "MB after loading the models", "after 3 pages", "peak"],
+                 [[MEMORY_CASES.get(r["case"], r["case"]), r["pages"], r["mb_models"], r["mb_3_pages"] or "", r["mb_peak"]]
+                  for r in _load("memory.json")["results"]])
+
+
+def orientation() -> str:
+    out = []
+    for s, r in _load("orientation.json")["summary"].items():
+        name = f"**{SETS[s]}**" if s == "all" else f"{SETS.get(s, s)} ({r['upright']})"
+        out.append([name, r["decisions"], f"{r['right']} ({100 * r['right'] / r['decisions']:.2f} %)",
+                    f"{r['upright_turned']} of {r['upright']}", f"{r['extra_ms_as_given_mean']:.0f}"])
+    return _rows(["pages", "decisions", "right", "upright pages turned", "ms/page over `--orientation none`"], out)
+
+
+def photos() -> str:
+    d = _load("photos.json")["summary"]
+    ours, pp = d["shipped"], d["ppocrv4"]
+    return _rows(["200 phone photos", "wrong quarter turn", "lines", "lines read at >= 0.5", "mean line confidence",
+                  "s/photo"],
+                 [["**this project**", ours["wrong_quarter"], ours["lines"], ours["lines_0.5"], f"{ours['mean_conf']:.3f}",
+                   f"{ours['s_per_photo']:.2f}"],
+                  ["PP-OCRv4", "(never turns)", pp["lines"], "", f"{pp['mean_score']:.3f} (its score)",
+                   f"{pp['s_per_photo']:.2f}"]])
+
+
+RENDER = {f.__name__: f for f in (pages, crops, detect, recognizer_speed, detector_speed, memory, orientation, photos)}
+
+
+def render(text: str) -> str:
+    def block(m: re.Match) -> str:
+        if m.group(2) not in RENDER:
+            raise KeyError(f"no table named {m.group(2)!r} (known: {', '.join(RENDER)})")
+        return m.group(1) + RENDER[m.group(2)]() + m.group(4)
+    return BLOCK.sub(block, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 if a block differs")
+    args = ap.parse_args(argv)
+    stale = []
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        new = render(text)
+        if new != text:
+            stale.append(doc.relative_to(ROOT))
+            if not args.check:
+                doc.write_text(new, encoding="utf-8")
+    for doc in stale:
+        print(f"{doc}: {'differs from' if args.check else 'rewritten from'} benchmarks/figures", file=sys.stderr)
+    return 1 if (stale and args.check) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
