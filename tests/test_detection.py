@@ -562,8 +562,8 @@ def test_a_trained_detector_file_reads_in_place_of_the_shipped_one(tmp_path, mon
 def test_draw_and_the_debug_command(tmp_path, monkeypatch, capsys):
     import cv2
 
-    from detection import __main__ as cli
     from detection import predictor
+    from pipeline import detect as cli                               # the debug command reads pages via the pipeline
     from detection.draw import draw_detections
 
     page = np.full((100, 200, 3), 255, np.uint8)
@@ -581,6 +581,7 @@ def test_draw_and_the_debug_command(tmp_path, monkeypatch, capsys):
     assert len(out) == 1 and out[0].startswith("0.993\t48.0,32.0 160.0,32.0")
     assert cv2.imread(str(tmp_path / "d.png")).shape == (96, 240, 3)
     assert cli.main([str(tmp_path / "missing.png"), "--weights", "x.pt"]) == 2
+    assert "missing.png: no such file" in capsys.readouterr().err
 
 
 def test_a_tall_proposal_links_to_a_shorter_one_that_cannot_reach_back():

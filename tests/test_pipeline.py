@@ -193,15 +193,3 @@ def test_lines_read_below_the_confidence_floor_are_left_off_unless_asked_for(tmp
     assert ocr_page(["samples/form.jpg", "--min-confidence", "1.5"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "min_confidence" in err
-
-
-def test_the_detector_debug_cli_prints_and_draws_the_lines_of_a_page(tmp_path, capsys):
-    from pipeline.detect import main
-
-    assert main(["samples/letter.jpg", "--draw", str(tmp_path / "d.png")]) == 0
-    out = [ln.split("\t") for ln in capsys.readouterr().out.splitlines()]
-    assert len(out) >= 5 and all(0 < float(score) <= 1 and len(quad.split()) == 4 for score, quad in out)
-    drawn, page = cv2.imread(str(tmp_path / "d.png")), cv2.imread("samples/letter.jpg")
-    assert drawn.shape == page.shape and np.abs(drawn.astype(int) - page).mean() > 0.5
-    assert main(["missing.png"]) == 2 and "missing.png: no such file" in capsys.readouterr().err
-
