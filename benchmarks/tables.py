@@ -107,7 +107,21 @@ def photos() -> str:
                    f"{pp['s_per_photo']:.2f}"]])
 
 
-RENDER = {f.__name__: f for f in (pages, crops, detect, recognizer_speed, detector_speed, memory, orientation, photos)}
+def scale() -> str:
+    """The project's val pages read whole, at full size and shrunk to 1/3 and 1/4 (``ocr-eval --scale``)."""
+    runs = [("full size", "pages_val.json"), ("1/3", "pages_val_scale0.33.json"), ("1/4", "pages_val_scale0.25.json")]
+    out = []
+    for label, name in runs:
+        for r in _load(name)["results"]:
+            if r["system"] == "project":
+                out.append([SETS.get(r["set"], r["set"]), label, f"{r['tok_F']:.3f}", f"{r['seg_CER']:.3f}",
+                            r["bad_pages"], f"{r['det_F']:.3f}"])
+    out.sort(key=lambda row: row[0])
+    return _rows(["val pages", "read at", "tok_F", "seg_CER", "pages read as garbage", "det_F"], out)
+
+
+RENDER = {f.__name__: f for f in (pages, crops, detect, recognizer_speed, detector_speed, memory, orientation, photos,
+                                  scale)}
 
 
 def render(text: str) -> str:
