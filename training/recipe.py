@@ -116,9 +116,14 @@ def _fill(value, files: dict[str, str]):
     return files[value[1:]] if isinstance(value, str) and value.startswith("@") else value
 
 
+def _files(steps: list[Step], out: Path) -> dict[str, str]:
+    """Step name -> the file it gives under ``out``: what ``"@name"`` stands for."""
+    return {s.name: str(s.output(out)) for s in steps}
+
+
 def resolve(preset: dict, steps: list[Step], out: Path) -> dict[str, dict]:
     """Each training step's full settings, ``"@name"`` replaced by the path of that step's file under ``out``."""
-    files = {s.name: str(s.output(out)) for s in steps}
+    files = _files(steps, out)
     full, settings = {}, preset
     for s in steps:
         if s.average:
@@ -133,7 +138,7 @@ def run(file: str | Path, out: Path, train: Callable[[dict, Path, int], int],
     """Run the recipe ``file`` into ``out``; returns the last step's file, or None when a training step
     stopped before its end (a signal or Ctrl-C: the same call resumes it)."""
     preset, steps = load(file)
-    full = resolve(preset, steps, out)
+    full, files = resolve(preset, steps, out), _files(steps, out)
     for i, s in enumerate(steps, 1):
         target = s.output(out)
         if target.is_file() and (s.average or reached(out / s.name) >= _end(s, full[s.name])):
@@ -141,8 +146,7 @@ def run(file: str | Path, out: Path, train: Callable[[dict, Path, int], int],
             continue
         print(f"ocr-train: recipe step {i}/{len(steps)} {s.name}", file=sys.stderr)
         if s.average:
-            files = [str(steps[[t.name for t in steps].index(r[1:])].output(out)) for r in s.average]
-            average(files, s.weights, target, full.get(s.score_on), out / s.score_on / "cache" if s.score_on else None)
+            average([files[r[1:]] for r in s.average], s.weights, target, full.get(s.score_on), out / s.score_on / "cache" if s.score_on else None)
             continue
         if train(full[s.name], out / s.name, s.stop_at) < _end(s, full[s.name]):
             return None
