@@ -42,7 +42,7 @@ class PageConfig:
     """Page geometry before detection (:mod:`pipeline.orientation`, :mod:`pipeline.geometry`)."""
     orientation: str | int = "auto"  # auto | none | 0 | 90 | 180 | 270 (none: as given; a number: that quarter turn)
     deskew: bool = True          # measure the page's skew and read it straightened
-    max_skew: float = 30.0       # skews searched, +- degrees (past 15 only from an edge-of-range best)
+    max_skew: float = 30.0       # skews searched, +- degrees
     min_skew: float = 0.2        # skews below this many degrees are left alone (no resampling)
     probe_lines: int = 8         # auto: the recognizer reads windows of its this-many longest lines ...
     probe_window: int = 320      # ... this many strip pixels long ...

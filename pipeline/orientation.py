@@ -66,7 +66,7 @@ def _skew(pts: np.ndarray, axis: int, cfg) -> float:
         return 0.0
     if axis % 180:
         pts = np.stack([-pts[:, 1], pts[:, 0]], 1)               # the ink turned with the page (x' = H-1-y, y' = x)
-    s = geometry.estimate_skew(None, max_angle=cfg.max_skew, pts=pts)              # -15..15, then on to max_skew
+    s = geometry.estimate_skew(None, max_angle=cfg.max_skew, pts=pts)
     return s if abs(s) >= cfg.min_skew else 0.0
 
 

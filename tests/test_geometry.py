@@ -26,7 +26,7 @@ def test_skew_of_a_turned_letter(extra):
 
 @pytest.mark.parametrize("extra", [-27.0, 21.0])
 def test_skews_past_15_degrees_are_searched_only_when_asked(extra):
-    """A photo tilted 20-30 degrees: the search goes past 15 only when its best lies on that edge."""
+    """A photo tilted 20-30 degrees: found when the search reaches that far."""
     g = _turn(LETTER, extra)
     assert abs(estimate_skew(g, max_angle=30) - (LETTER_SKEW + extra)) < 0.3
     assert abs(estimate_skew(g)) <= 15.0                                # the default stops at 15
