@@ -16,25 +16,37 @@
   one that kills it again is reported as failed.
 - Failures are listed with their reasons in ``OUT_DIR/ocr-batch-report.json`` and on stderr; the exit
   code is 1 when anything failed.
+- Any file name the filesystem allows is read and mirrored as its bytes; in the report (and the JSON
+  outputs) a name that is not UTF-8 is a string with ``\\udcXX`` escapes, which ``os.fsencode`` turns back
+  into those bytes (:func:`pipeline.exporters.json_bytes`). An output name that would pass the 255-byte
+  limit of a file name (``NAME.jpg`` of 252 bytes gives ``NAME.hocr``) is cut and ends in ``~`` and 8 hex
+  digits of its full name's hash instead, so it stays one name per input, the same on every run.
+- One batch at a time writes to an OUT_DIR: a run holds an advisory lock (``OUT_DIR/.ocr-batch.lock``,
+  ``flock``) from start to end, and a second run on the same OUT_DIR says so and waits for the first to
+  finish; then it skips what the first one converted. Two runs never redo each other's files or share
+  the CPU cores.
 """
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import signal
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["INPUT_SUFFIXES", "EXTENSIONS", "find_inputs", "plan", "Job", "BatchReport", "run_batch", "REPORT"]
+__all__ = ["INPUT_SUFFIXES", "EXTENSIONS", "find_inputs", "plan", "Job", "BatchReport", "run_batch", "locked",
+           "REPORT", "LOCK"]
 
 INPUT_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".pbm", ".pgm", ".ppm",
                   ".pnm", ".jp2", ".pdf"}
 EXTENSIONS = {"txt": ".txt", "json": ".json", "hocr": ".hocr", "alto": ".xml", "tsv": ".tsv", "pdf": ".pdf"}
 REPORT = "ocr-batch-report.json"
+LOCK = ".ocr-batch.lock"
 
 
 class BatchError(ValueError):
@@ -112,12 +124,73 @@ def plan(in_dir: Path, out_dir: Path, formats: list[str]) -> list[Job]:
         base = r.name if stems[(str(r.parent), r.stem.lower())] > 1 else r.stem
         outs = {}
         for fmt in formats:
-            target = out_dir / r.parent / (base + EXTENSIONS[fmt])
+            target = out_dir / r.parent / _fit_name(base, EXTENSIONS[fmt])
             if not _inside(target.resolve(), rout):          # a linked output folder pointing elsewhere
                 raise BatchError(f"{target}: would be written outside {out_dir}")
             outs[fmt] = target
         jobs.append(Job(in_dir / r, str(r), outs))
     return jobs
+
+
+def _fit_name(base: str, ext: str) -> str:
+    """``base + ext``, or, when that passes :data:`pipeline.exporters.NAME_MAX` bytes, ``base`` cut to fit
+    with ``~`` and 8 hex digits of the full name's SHA-1 before ``ext`` (see the module docstring)."""
+    from pipeline.exporters import NAME_MAX
+
+    name = base + ext
+    if len(os.fsencode(name)) <= NAME_MAX:
+        return name
+    tag = "~" + hashlib.sha1(os.fsencode(name)).hexdigest()[:8] + ext
+    while len(os.fsencode(base + tag)) > NAME_MAX:
+        base = base[:-1]
+    return base + tag
+
+
+@contextmanager
+def locked(out_dir: Path, note=None):
+    """Hold ``out_dir``'s batch lock (see the module docstring); when another run holds it, call ``note``
+    with a message once and wait for it. The lock file holds the holder's pid and is removed when the
+    holder is done; a run that waited on a file removed meanwhile locks the new one. Where ``fcntl`` is
+    missing (Windows) there is no lock."""
+    try:
+        import fcntl
+    except ImportError:                                        # pragma: no cover - POSIX only
+        yield
+        return
+    path = Path(out_dir) / LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    noted = False
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if note and not noted:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+                note(f"another ocr-batch (pid {holder}) is writing to {out_dir}; waiting for it to finish "
+                     "(Ctrl-C stops this one) ...")
+                noted = True
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)                                           # the holder removed it as we waited: again
+    try:
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        try:
+            os.unlink(path)                                    # still locked: no one else holds this file
+        except OSError:
+            pass
+        os.close(fd)
 
 
 def _remove_stale_parts(jobs: list[Job]) -> None:
@@ -192,9 +265,10 @@ def convert(ocr, job: Job, chunk: int = 4) -> int:
             flush()
     if buf:
         flush()
-    for fmt, path in job.outputs.items():
+    data = {fmt: export(pages, fmt, jpegs if fmt == "pdf" else None, file_date(job.input)) for fmt in job.outputs}
+    for fmt, path in job.outputs.items():                      # every format made before any is written
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, export(pages, fmt, jpegs if fmt == "pdf" else None, file_date(job.input)))
+        write_atomic(path, data[fmt])
     return len(pages)
 
 
@@ -224,8 +298,16 @@ def run_batch(jobs: list[Job], out_dir: Path, ocr=None, workers: int = 1, overwr
     """Convert ``jobs``; ``ocr`` is the loaded pipeline for ``workers == 1``, ``load_args`` = (config,
     device, threads per worker[, min_confidence[, orientation]]) for workers, each of which runs ``init(*load_args)``
     first (default: load the pipeline; a module-level function, so spawned workers can import it).
-    Returns the report, also written to ``OUT_DIR``."""
+    Returns the report, also written to ``OUT_DIR``. The whole run holds ``OUT_DIR``'s lock (:func:`locked`):
+    a second run on it waits, saying so on stderr."""
+    with locked(out_dir, note=lambda msg: print(f"ocr-batch: {msg}", file=sys.stderr, flush=True)):
+        return _run_batch(jobs, out_dir, ocr, workers, overwrite, chunk, load_args, progress, init)
+
+
+def _run_batch(jobs, out_dir, ocr, workers, overwrite, chunk, load_args, progress, init) -> BatchReport:
     from tqdm import tqdm
+
+    from pipeline.exporters import display_name
 
     report = BatchReport()
     _remove_stale_parts(jobs)
@@ -245,7 +327,7 @@ def run_batch(jobs: list[Job], out_dir: Path, ocr=None, workers: int = 1, overwr
             report.failed.pop(job.rel, None)
         else:
             report.failed[job.rel] = err
-            bar.write(f"ocr-batch: {job.rel}: {err}", file=sys.stderr)
+            bar.write(display_name(f"ocr-batch: {job.rel}: {err}"), file=sys.stderr)
         bar.update(1)
         bar.set_postfix(pages_s=f"{report.pages / max(1e-9, time.perf_counter() - t0):.2f}", failed=len(report.failed))
 
@@ -263,9 +345,9 @@ def run_batch(jobs: list[Job], out_dir: Path, ocr=None, workers: int = 1, overwr
         bar.close()
         report.seconds = time.perf_counter() - t0
         out_dir.mkdir(parents=True, exist_ok=True)
-        from pipeline.exporters import write_atomic
+        from pipeline.exporters import json_bytes, write_atomic
 
-        write_atomic(out_dir / REPORT, (json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n").encode())
+        write_atomic(out_dir / REPORT, json_bytes(report.to_dict(), indent=1) + b"\n")
     return report
 
 

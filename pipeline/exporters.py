@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:                   # annotations only: pipeline.result imports this module (Page.save)
     from pipeline.result import Line, Page
 
-__all__ = ["FORMATS", "SUFFIXES", "export", "format_of", "file_date", "write_atomic", "to_txt", "to_json", "to_hocr", "to_alto", "to_tsv"]
+__all__ = ["FORMATS", "SUFFIXES", "export", "format_of", "file_date", "write_atomic", "json_bytes", "display_name",
+           "to_txt", "to_json", "to_hocr", "to_alto", "to_tsv"]
 
 FORMATS = ("txt", "json", "hocr", "alto", "tsv", "pdf")
 SUFFIXES = {".txt": "txt", ".json": "json", ".hocr": "hocr", ".html": "hocr", ".xhtml": "hocr",
@@ -40,6 +41,26 @@ SOFTWARE = "ocr-page"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+NAME_MAX = 255                      # bytes in one file name (ext4, XFS, Btrfs, APFS, NTFS in UTF-16 units)
+
+
+def json_bytes(obj, **kw) -> bytes:
+    """``obj`` as UTF-8 JSON. A file name that is not UTF-8 (Linux allows any bytes) reaches Python as a
+    str with lone surrogates (``surrogateescape``: byte 0xff is U+DCFF); those are written as ``\\udcff``
+    escapes, so the file stays valid UTF-8 and ``os.fsencode(json.loads(...)[...])`` gives back the exact
+    bytes."""
+    text = json.dumps(obj, ensure_ascii=False, **kw)           # non-ASCII appears inside strings only
+    return _SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), text).encode("utf-8")
+
+
+def display_name(name: str) -> str:
+    """A file name as text a person can read, where the format cannot hold its bytes losslessly (XML):
+    bytes that are not UTF-8 as ``\\xff``."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:                                  # a surrogate no byte decodes to
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _clean(s: str) -> str:
@@ -85,7 +106,10 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so a killed
     run leaves either the old file or the complete new one, never half of one."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    stem = path.name                   # the temporary name must fit NAME_MAX too: "." + stem + ".XXXXXXXX.part"
+    while len(os.fsencode(stem)) > NAME_MAX - 15:
+        stem = stem[:-1]
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -108,7 +132,7 @@ def to_txt(pages: list[Page]) -> bytes:
 
 def to_json(pages: list[Page]) -> bytes:
     obj = pages[0].to_dict() if len(pages) == 1 else [p.to_dict() for p in pages]
-    return (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+    return json_bytes(obj) + b"\n"
 
 
 def _blocks(page: Page) -> list[tuple[list[float], list[Line]]]:
@@ -122,14 +146,14 @@ def _blocks(page: Page) -> list[tuple[list[float], list[Line]]]:
 def to_hocr(pages: list[Page]) -> bytes:
     html = ET.Element("html", {"xmlns": "http://www.w3.org/1999/xhtml", "xml:lang": "en", "lang": "en"})
     head = ET.SubElement(html, "head")
-    ET.SubElement(head, "title").text = (_clean(pages[0].source or "") if pages else "") or "OCR output"
+    ET.SubElement(head, "title").text = (_clean(display_name(pages[0].source or "")) if pages else "") or "OCR output"
     ET.SubElement(head, "meta", {"http-equiv": "Content-Type", "content": "text/html;charset=utf-8"})
     ET.SubElement(head, "meta", {"name": "ocr-system", "content": SOFTWARE})
     ET.SubElement(head, "meta", {"name": "ocr-capabilities",
                                  "content": "ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrp_wconf"})
     body = ET.SubElement(html, "body")
     for pn, page in enumerate(pages, 1):
-        src = _clean(page.source or "").replace('"', "")
+        src = _clean(display_name(page.source or "")).replace('"', "")
         title = (f'image "{src}"; ' if src else "") + f"bbox 0 0 {page.width} {page.height}; ppageno {page.page}"
         pdiv = ET.SubElement(body, "div", {"class": "ocr_page", "id": f"page_{pn}", "title": title})
         nl = nw = 0
@@ -173,7 +197,7 @@ def to_alto(pages: list[Page]) -> bytes:
     desc = ET.SubElement(alto, "Description")
     ET.SubElement(desc, "MeasurementUnit").text = "pixel"
     info = ET.SubElement(desc, "sourceImageInformation")
-    ET.SubElement(info, "fileName").text = _clean(pages[0].source or "") if pages else ""
+    ET.SubElement(info, "fileName").text = _clean(display_name(pages[0].source or "")) if pages else ""
     proc = ET.SubElement(ET.SubElement(desc, "OCRProcessing", {"ID": "OCR_0"}), "ocrProcessingStep")
     ET.SubElement(ET.SubElement(proc, "processingSoftware"), "softwareName").text = SOFTWARE
     layout = ET.SubElement(alto, "Layout")
