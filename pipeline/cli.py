@@ -65,22 +65,65 @@ def _page_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _write_page_outputs(ocr, args, fmt: str, pages: list, images: list) -> None:
-    """The page file (or standard output), then ``--draw`` and ``--dump-crops``; raises OSError."""
+PROGRESS_PAGES = 3          # ocr-page shows a progress bar (stderr a terminal) for documents of more pages
+
+
+class _OutputError(Exception):
+    """Writing the output failed (the OSError is its cause)."""
+
+
+class _PageStream:
+    """txt or json written to standard output as each page is read, byte for byte what
+    :func:`pipeline.exporters.export` gives for the whole list: txt pages joined by form feeds, json one
+    object for one page and a list for several (so the first page waits for the second)."""
+
+    def __init__(self, fmt: str, layout_txt: bool, out):
+        from pipeline import layout
+        from pipeline.exporters import json_bytes
+
+        self.fmt, self.out, self.n, self.first = fmt, out, 0, None
+        self.text = (lambda p: layout.page_layout_text(p)) if layout_txt else (lambda p: p.text)
+        self.json = lambda p: json_bytes(p.to_dict())
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.out.write(data)
+            self.out.flush()
+        except OSError as exc:
+            raise _OutputError(exc) from exc
+
+    def add(self, page) -> None:
+        if self.fmt == "txt":
+            self._write(("\f" if self.n else "").encode() + self.text(page).encode("utf-8"))
+        elif self.n == 0:
+            self.first = page
+        else:
+            self._write((b"[" + self.json(self.first) if self.n == 1 else b"") + b", " + self.json(page))
+        self.n += 1
+
+    def close(self) -> None:
+        if self.n:
+            self._write(b"\n" if self.fmt == "txt" else self.json(self.first) + b"\n" if self.n == 1 else b"]\n")
+
+
+def _write_page_outputs(ocr, args, fmt: str, pages: list, images: list, streamed: bool) -> None:
+    """The page file (unless it was streamed to standard output), then ``--draw`` and ``--dump-crops``;
+    raises OSError."""
     from pipeline.exporters import export, file_date, write_atomic
 
-    if args.layout:
-        from pipeline import layout
+    if not streamed:
+        if args.layout:
+            from pipeline import layout
 
-        data = ("\f".join(layout.page_layout_text(p) for p in pages) + "\n").encode("utf-8")
-    else:
-        data = export(pages, fmt, images if fmt == "pdf" else None,
-                      max(filter(None, map(file_date, args.inputs)), default=None))   # PDF date: newest input
-    if args.output:
-        write_atomic(args.output, data)
-    else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+            data = ("\f".join(layout.page_layout_text(p) for p in pages) + "\n").encode("utf-8")
+        else:
+            data = export(pages, fmt, images if fmt == "pdf" else None,
+                          max(filter(None, map(file_date, args.inputs)), default=None))   # PDF date: newest input
+        if args.output:
+            write_atomic(args.output, data)
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
     if args.draw:
         from PIL import Image
 
@@ -92,9 +135,22 @@ def _write_page_outputs(ocr, args, fmt: str, pages: list, images: list) -> None:
         _dump_crops(ocr, pages, images, args.dump_crops)
 
 
+def _output_problem(args) -> str | None:
+    """Why ``-o`` or ``--draw`` cannot be written (checked before any page is read), or None."""
+    for path in (args.output, args.draw):
+        if path is None:
+            continue
+        if path.is_dir():
+            return f"cannot write {path}: is a folder; give a file name"
+        if not path.parent.is_dir():
+            return f"cannot write {path}: no such folder {path.parent}"
+    return None
+
+
 def ocr_page(argv: list[str] | None = None) -> int:
     args = _page_parser().parse_args(argv)
-    from pipeline.exporters import format_of
+    from pipeline.exporters import display_name, format_of
+    from pipeline.images import file_problem
 
     try:
         fmt = args.format or (format_of(args.output) if args.output else "txt")
@@ -106,9 +162,21 @@ def ocr_page(argv: list[str] | None = None) -> int:
         return _fail("ocr-page", "a PDF is binary: give -o FILE.pdf or redirect standard output", 2)
     if args.inputs.count("-") > 1:
         return _fail("ocr-page", "'-' (standard input) can be given once", 2)
-    missing = [p for p in args.inputs if p != "-" and not Path(p).is_file()]
+    problem = _output_problem(args)
+    if problem:
+        return _fail("ocr-page", problem, 2)
+    problems = {p: file_problem(p) for p in args.inputs if p != "-"}
+    stdin = None
+    if "-" in args.inputs:                       # read (and size-checked) before the models load
+        from pipeline.images import ImageError, read_stream
+
+        try:
+            stdin = read_stream(sys.stdin.buffer, "stdin")
+        except ImageError as exc:
+            problems["-"] = str(exc).removeprefix("stdin: ")
+    missing = [p for p in args.inputs if problems.get(p)]
     for p in missing:
-        print(f"ocr-page: {p}: {'is a folder, not an image' if Path(p).is_dir() else 'no such file'}", file=sys.stderr)
+        print(display_name(f"ocr-page: {'stdin' if p == '-' else p}: {problems[p]}"), file=sys.stderr)
     if len(missing) == len(args.inputs):
         return 2
     ocr, code = _load_pipeline("ocr-page", args.device, args.config, args.threads, args.min_confidence,
@@ -116,31 +184,54 @@ def ocr_page(argv: list[str] | None = None) -> int:
     if ocr is None:
         return code
     import pipeline
-    from pipeline.images import ImageError
 
     try:
         ocr.check_pages()
     except pipeline.NoWeightsError as exc:
         return _fail("ocr-page", str(exc), 3)
-    pages, images, failed = [], [], len(missing)
-    for name in (p for p in args.inputs if p not in missing):
-        src = sys.stdin.buffer.read() if name == "-" else name
+    stream = _PageStream(fmt, args.layout, sys.stdout.buffer) if args.output is None and fmt in ("txt", "json") else None
+    try:
+        pages, images, failed = _read_inputs(ocr, args, [p for p in args.inputs if p not in missing], stdin,
+                                             stream, keep_images=bool(fmt == "pdf" or args.draw or args.dump_crops))
+        if not pages:
+            return 2
+        if stream:
+            stream.close()
+        _write_page_outputs(ocr, args, fmt, pages, images, streamed=stream is not None)
+    except (OSError, _OutputError) as exc:
+        exc = exc.__cause__ if isinstance(exc, _OutputError) else exc
+        return _fail("ocr-page", f"cannot write output: {exc.strerror or exc} ({exc.filename or args.output or 'stdout'})", 2)
+    return 1 if failed + len(missing) else 0
+
+
+def _read_inputs(ocr, args, inputs: list[str], stdin, stream, keep_images: bool) -> tuple[list, list, int]:
+    """Read every page of ``inputs`` (``-`` is ``stdin``, the bytes read from standard input) into
+    ``(pages, images, failed)``, each page passed to ``stream`` as soon as it is read; a progress bar
+    on a terminal's stderr for documents of more than :data:`PROGRESS_PAGES` pages."""
+    from tqdm import tqdm
+
+    from pipeline.exporters import display_name
+    from pipeline.images import ImageError, page_count
+
+    pages, images, failed = [], [], 0
+    for name in inputs:
         label = "stdin" if name == "-" else name
+        src = stdin if name == "-" else name
         try:
-            for page, rgb in ocr.iter_read(src, dpi=args.dpi, source=label, with_images=True):
-                pages.append(page)
-                if fmt == "pdf" or args.draw or args.dump_crops:
-                    images.append(rgb)
+            total = page_count(src)
+            with tqdm(total=total, desc=display_name(label), unit="page", file=sys.stderr, leave=False,
+                      dynamic_ncols=True, disable=not (sys.stderr.isatty() and (total or 0) > PROGRESS_PAGES)) as bar:
+                for page, rgb in ocr.iter_read(src, dpi=args.dpi, source=label, with_images=True):
+                    pages.append(page)
+                    if keep_images:
+                        images.append(rgb)
+                    if stream:
+                        stream.add(page)
+                    bar.update(1)
         except ImageError as exc:
             failed += 1
-            print(f"ocr-page: {exc}", file=sys.stderr)
-    if not pages:
-        return 2
-    try:
-        _write_page_outputs(ocr, args, fmt, pages, images)
-    except OSError as exc:
-        return _fail("ocr-page", f"cannot write output: {exc.strerror or exc} ({exc.filename or args.output})", 2)
-    return 1 if failed else 0
+            print(display_name(f"ocr-page: {exc}"), file=sys.stderr)
+    return pages, images, failed
 
 
 def _dump_crops(ocr, pages, images, folder: Path) -> None:
@@ -162,6 +253,7 @@ def _dump_crops(ocr, pages, images, folder: Path) -> None:
 
 def ocr_batch(argv: list[str] | None = None) -> int:
     from pipeline import batch
+    from pipeline.exporters import display_name
     from pipeline.orientation import MODES
 
     ap = argparse.ArgumentParser(
@@ -214,7 +306,7 @@ def ocr_batch(argv: list[str] | None = None) -> int:
     print(f"ocr-batch: {report.converted} converted ({report.pages} pages), {report.skipped} already done, "
           f"{len(report.failed)} failed in {report.seconds:.1f} s", file=sys.stderr)
     for rel, why in sorted(report.failed.items()):
-        print(f"ocr-batch: failed: {rel}: {why}", file=sys.stderr)
+        print(display_name(f"ocr-batch: failed: {rel}: {why}"), file=sys.stderr)
     return 1 if report.failed else 0
 
 
