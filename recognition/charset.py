@@ -13,6 +13,9 @@ from pathlib import Path
 __all__ = ["Charset", "UnknownCharacterError"]
 
 
+_HALF_WIDTH = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "}
+
+
 class UnknownCharacterError(ValueError):
     """A label holds a character the charset does not know."""
 
@@ -55,10 +58,15 @@ class Charset:
     def __repr__(self) -> str:
         return f"Charset({len(self.chars)} chars)"
 
-    @staticmethod
-    def normalize(text: str) -> str:
-        """NFC form, with tabs and newlines as spaces: what labels are compared in."""
-        return unicodedata.normalize("NFC", text).replace("\t", " ").replace("\n", " ")
+    def normalize(self, text: str) -> str:
+        """What labels are compared in: NFC form, tabs and newlines as spaces, and each full-width form of
+        ASCII (U+FF01-FF5E: ``Ａ１％``) that the charset does not list as its ASCII character (NFKC for that
+        range only), the ideographic space as a space. A charset that lists a full-width form (the
+        Chinese comma ``，``) keeps it as written."""
+        text = unicodedata.normalize("NFC", text).replace("\t", " ").replace("\n", " ")
+        if any("\uff01" <= c <= "\uff5e" or c == "\u3000" for c in text):
+            text = "".join(c if c in self._index else _HALF_WIDTH.get(c, c) for c in text)
+        return text
 
     def unknown(self, text: str) -> list[str]:
         """Characters of ``text`` (normalized) that the charset lacks, in order of first appearance."""

@@ -131,7 +131,8 @@ def _synth_chunk(args) -> list[tuple[np.ndarray, str]]:
     from synth.config import load as load_synth
     from synth.lines import LineGenerator
 
-    gen = LineGenerator(load_synth(cfg_file).line, seed=seed, charset=chars)
+    syn = load_synth(cfg_file)
+    gen = LineGenerator(syn.line, seed=seed, charset=chars, lang=syn.lang)
     out = []
     for i in range(start, start + count):
         s = gen.line(i, kind=kind)

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             p = gen.page(i, layout=args.layout)
             pageset.write(args.out, f"{args.seed}_{i:07d}", p.image, p.to_json(""))
     elif args.cmd == "lines" and args.pageset:
-        gen = LineGenerator(cfg.line, seed=args.seed)
+        gen = LineGenerator(cfg.line, seed=args.seed, lang=cfg.lang)
         for i in tqdm(range(args.start, args.start + args.count), desc="lines", unit="line"):
             s = gen.line(i, kind=args.kind)
             h, w = s.image.shape
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                    "lines": [{"box": [0, 0, w, h], "text": s.text, "ignore": False}]}
             pageset.write(args.out, f"{args.seed}_{i:07d}", s.image, rec)
     elif args.cmd == "lines":
-        gen = LineGenerator(cfg.line, seed=args.seed)
+        gen = LineGenerator(cfg.line, seed=args.seed, lang=cfg.lang)
         args.out.mkdir(parents=True, exist_ok=True)
         with open(args.out / "labels.jsonl", "a", encoding="utf-8") as fh:
             for i in tqdm(range(args.start, args.start + args.count), desc="lines", unit="line"):

@@ -50,10 +50,13 @@ class LineConfig:
     min_contrast: float = 0.5                   # redraw degradations scoring below (synth.degrade.ink_contrast)
     profiles: dict[str, float] = field(default_factory=lambda: {
         "clean": 1.0, "scan": 1.5, "fax": 1.0, "photocopy": 0.7, "photo": 0.8, "thermal": 0.5})
+    rare: float | None = None                   # zh: share of lines of uniformly drawn hanzi (synth.zh);
+                                                # None: the source's own mix
 
 
 @dataclass(frozen=True)
 class SynthConfig:
+    lang: str = "en"                            # text and fonts: en (synth.text) or zh (synth.zh)
     charset: str = "charsets/default.txt"
     page: PageConfig = PageConfig()
     line: LineConfig = LineConfig()

@@ -39,11 +39,20 @@ class LineGenerator:
     """Deterministic line factory: ``LineGenerator(seed=1).line(i)`` is the same sample on every call."""
 
     def __init__(self, cfg: LineConfig | None = None, seed: int = 0, fonts: list[FontInfo] | None = None,
-                 charset: str | None = None, allow_fallback_fonts: bool = False):
+                 charset: str | None = None, allow_fallback_fonts: bool = False, lang: str = "en"):
         self.cfg = cfg or LineConfig()
         self.seed = int(seed)
-        self.book = FontBook(fonts if fonts is not None else discover(allow_fallback=allow_fallback_fonts))
-        self.ts = TextSource(seed, charset=charset)
+        if lang == "zh":                             # Chinese text in the Chinese training fonts (synth.zh)
+            from synth.fonts import discover_zh
+            from synth.zh import ZhTextSource
+
+            self.book = FontBook(fonts if fonts is not None else discover_zh())
+            self.ts = ZhTextSource(seed, charset=charset, rare=self.cfg.rare)
+        elif lang == "en":
+            self.book = FontBook(fonts if fonts is not None else discover(allow_fallback=allow_fallback_fonts))
+            self.ts = TextSource(seed, charset=charset)
+        else:
+            raise ValueError(f"unknown language {lang!r}: en or zh")
         cats = [c for c in _CATEGORY_WEIGHTS if c in self.book.by_cat]
         w = np.array([_CATEGORY_WEIGHTS[c] for c in cats])
         self._cats, self._cat_p = cats, w / w.sum()
@@ -53,8 +62,7 @@ class LineGenerator:
         """Line ``index`` of this seed; its string is ``text`` if given, else one string of ``kind`` (a
         :class:`synth.text.TextSource` kind, e.g. ``"separator"``), else a mixed document line."""
         cfg, rng = self.cfg, np.random.default_rng([self.seed, int(index)])
-        self.ts.rng = np.random.default_rng([self.seed, int(index), 1])
-        self.ts.faker.seed_instance(self.seed * 1_000_003 + int(index))
+        self.ts.reseed(np.random.default_rng([self.seed, int(index), 1]), self.seed * 1_000_003 + int(index))
         cat = self._cats[int(rng.choice(len(self._cats), p=self._cat_p))] if self._cats else None
         font = self.book.pick(rng, cat, bold=rng.random() < 0.2, italic=rng.random() < 0.1)
         lo, hi = cfg.height

@@ -74,6 +74,11 @@ class TextSource:
         self.charset = frozenset(charset if charset is not None else configs.read_charset())
         self.words, self._cdf = _vocabulary()
 
+    def reseed(self, rng: np.random.Generator, faker_seed: int) -> None:
+        """Draw from ``rng`` and Faker seeded with ``faker_seed`` from now on (one line's own stream)."""
+        self.rng = rng
+        self.faker.seed_instance(faker_seed)
+
     # ---- helpers -------------------------------------------------------------------------------------
     def _pick(self, seq):
         return seq[int(self.rng.integers(len(seq)))]

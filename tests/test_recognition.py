@@ -36,6 +36,23 @@ def test_charset_refuses_unknown_characters_clearly():
     assert cs.unknown("a☐b☑☐") == ["☐", "☑"]
 
 
+def test_the_chinese_charset_round_trips_and_folds_full_width_ascii():
+    from synth.zh import charset_chars, gb2312_hanzi
+
+    cs = Charset.from_file("charsets/zh.txt")
+    assert cs.chars == charset_chars()                          # the shipped file is what synth.zh writes
+    hanzi = gb2312_hanzi()
+    assert len(hanzi) == 6763 and len(gb2312_hanzi(1)) == 3755 and hanzi[:2] == "啊阿"
+    assert all(c in cs for c in hanzi) and all(c in cs for c in Charset.from_file().chars)   # English too
+    line = "发票号码：05467891，金额￥1,234.50（壹仟贰佰叁拾肆元伍角）iPhone 15"
+    assert cs.decode(cs.encode(line)) == line
+    # full-width ASCII the charset lacks reads as ASCII; the Chinese comma and colon it lists stay
+    assert cs.normalize("ＡＢＣ１２３％，：\u3000ｅｎｄ") == "ABC123%，： end"
+    assert cs.decode(cs.encode("ｉＰｈｏｎｅ１５")) == "iPhone15"
+    assert Charset.from_file().normalize("Ｔｏｔａｌ，") == "Total,"    # English: every full-width form folds
+    assert Charset.from_dict(cs.to_dict()) == cs
+
+
 def test_case_pairs_cover_ascii_letters():
     cs = Charset.from_file()
     pairs = dict(cs.case_pairs())

@@ -1,6 +1,7 @@
 """Geometry and determinism of the synthetic generator (hermetic: Pillow's font when none is installed)."""
 import json
 import re
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -314,3 +315,49 @@ def test_font_classification():
 def test_installed_fonts_cover_every_category():
     found = {f.category for f in fontmod.discover()}
     assert set(fontmod.CATEGORIES) <= found
+
+
+@pytest.mark.skipif(not fontmod._scan_zh(fontmod.FONT_DIRS), reason="no Chinese fonts installed")
+def test_chinese_fonts_stay_out_of_the_latin_pool_and_the_reserved_ones_out_of_training():
+    latin = fontmod.discover()
+    assert latin and not any(fontmod.ZH_FONTS.search(f.path) for f in latin)   # English data as before
+    train, held_out = fontmod.discover_zh(), fontmod.discover_zh(reserved=True)
+    assert not any(fontmod.ZH_RESERVED.search(f.path) for f in train)
+    assert {Path(f.path).name for f in held_out} >= {"ukai.ttc", "LXGWWenKai-Regular.ttf"}
+    noto = [f for f in train if "NotoSansCJK-Regular" in f.path]
+    assert [f.family for f in noto] == ["Noto Sans CJK SC", "Noto Sans Mono CJK SC"]   # the simplified faces
+    im = noto[0].font(32).getbbox("发票")
+    assert im[2] - im[0] > 40                                           # two ideographs, rendered
+
+
+def test_chinese_text_is_deterministic_charset_limited_and_document_like():
+    from synth.zh import ZH_KINDS, ZhTextSource, capital_amount, charset_chars
+
+    chars = set(charset_chars())
+    a, b = ZhTextSource(3), ZhTextSource(3)
+    lines = [a.line() for _ in range(300)]
+    assert lines == [b.line() for _ in range(300)]
+    assert all(line and set(line) <= chars and len(line) <= 30 for line in lines)
+    han = sum(sum("\u4e00" <= c <= "\u9fff" for c in line) for line in lines)
+    assert han > 0.5 * sum(map(len, lines))                       # mostly hanzi, some Latin and digits
+    assert all(a(kind) for kind in ZH_KINDS)
+    assert "年" in a("date") or "-" in a("date") or "/" in a("date") or "." in a("date") or "月" in a("date")
+    assert capital_amount(120) == "壹佰贰拾元整" and capital_amount(10005.07) == "壹万零伍元零柒分"
+    assert capital_amount(1234567.89) == "壹佰贰拾叁万肆仟伍佰陆拾柒元捌角玖分"
+    rare = ZhTextSource(4, rare=0.9)                              # nearly every line uniform hanzi
+    seen = set("".join(rare.line() for _ in range(3000)))
+    assert len(seen & set(rare.hanzi)) > 5000                     # the whole charset gets drawn
+
+
+@pytest.mark.skipif(not fontmod._scan_zh(fontmod.FONT_DIRS), reason="no Chinese fonts installed")
+def test_chinese_lines_render_in_the_training_fonts_only():
+    from synth.config import load
+    from synth.lines import LineGenerator
+
+    cfg = load(configs.path("synth/zh.yaml"))
+    gen = LineGenerator(cfg.line, seed=2, charset=configs.read_charset(cfg.charset), lang=cfg.lang)
+    samples = [gen.line(i) for i in range(40)]
+    assert all(s.image.ndim == 2 and s.image.shape[0] >= 10 and s.text for s in samples)
+    assert not any(fontmod.ZH_RESERVED.search(s.meta["font"]) for s in samples)
+    again = LineGenerator(cfg.line, seed=2, charset=configs.read_charset(cfg.charset), lang=cfg.lang).line(7)
+    assert again.text == samples[7].text and np.array_equal(again.image, samples[7].image)
