@@ -172,7 +172,8 @@ def resolve_precision(precision: str, device: str = "cpu") -> str:
 
 def load(config: str | Path | None = None, device: str = "cpu", threads: int | None = None,
          min_confidence: float | None = None, orientation: str | int | None = None,
-         detector_weights: str | Path | None = None, recognizer_weights: str | Path | None = None) -> OCR:
+         detector_weights: str | Path | None = None, recognizer_weights: str | Path | None = None,
+         lang: str | None = None) -> OCR:
     """Build the OCR system from the shipped weights and ``config`` (default ``configs/default.yaml``);
     ``device`` = ``"cpu"`` or ``"cuda"``, ``threads`` = torch CPU threads (default: torch's). The networks
     run in the config's ``runtime.precision`` (:func:`resolve_precision`). ``min_confidence``, when given,
@@ -181,7 +182,9 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
     (the models decide), ``"none"`` (as given) or a quarter turn 0, 90, 180 or 270 (:mod:`pipeline.orientation`).
     ``detector_weights`` / ``recognizer_weights``: a weight file that ``ocr-train`` wrote (``best.pt``,
     ``final.pt``), read in place of the shipped one; only the shipped files are checked against their
-    recorded SHA-256."""
+    recorded SHA-256. ``lang``, when given, replaces the config's ``recognizer.lang``: ``"en"`` (Latin
+    script, the default) or ``"zh"`` (Simplified Chinese + English), the shipped recognizer of that
+    language (:data:`recognition.WEIGHT_FILES`)."""
     from dataclasses import replace
 
     import torch
@@ -196,7 +199,12 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         cfg = replace(cfg, layout=replace(cfg.layout, min_confidence=float(min_confidence)))
     if orientation is not None:
         cfg = replace(cfg, page=replace(cfg.page, orientation=str(orientation)))
-    rec_path = Path(recognizer_weights) if recognizer_weights else recognition.weights_path()
+    if lang is not None:
+        cfg = replace(cfg, recognizer=replace(cfg.recognizer, lang=str(lang)))
+    rec_path = Path(recognizer_weights) if recognizer_weights else recognition.weights_path(cfg.recognizer.lang)
+    if rec_path is None and cfg.recognizer.lang != "en":
+        raise NoWeightsError(f"no weights yet for the {cfg.recognizer.lang} recognizer: this build ships no "
+                             f"{recognition.WEIGHTS_DIR / recognition.WEIGHT_FILES[cfg.recognizer.lang]}")
     det_path = Path(detector_weights) if detector_weights else detection.weights_path()
     for given in (p for p in (detector_weights, recognizer_weights) if p):
         if not Path(given).is_file():
@@ -210,16 +218,19 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         torch.set_num_threads(int(threads))
     rec = det = None
     precision = resolve_precision(cfg.runtime.precision, device)
-    lm_path = recognition.lm_path() if rec_path is not None and cfg.recognizer.lm_weight > 0 else None
+    english = cfg.recognizer.lang == "en"            # the shipped character language model is English
+    lm_path = recognition.lm_path() if rec_path is not None and english and cfg.recognizer.lm_weight > 0 else None
     for path, given in ((rec_path, recognizer_weights), (det_path, detector_weights), (lm_path, None)):
         if path is not None and not given:
             integrity.verify(path)                  # the recorded SHA-256 (pipeline/integrity.py)
     if rec_path is not None:
         from dataclasses import asdict
 
-        # RecognizerConfig's fields are Recognizer's keyword arguments, one for one
-        rec = Recognizer.from_file(rec_path, device=device, precision=precision, lm=lm_path,
-                                   **asdict(cfg.recognizer))
+        # RecognizerConfig's fields are Recognizer's keyword arguments, one for one, but lang
+        kwargs = {k: v for k, v in asdict(cfg.recognizer).items() if k != "lang"}
+        if not english:
+            kwargs["lm_weight"] = 0.0
+        rec = Recognizer.from_file(rec_path, device=device, precision=precision, lm=lm_path, **kwargs)
     if det_path is not None:
         det = Detector.from_file(det_path, cfg.detector, device=device, precision=precision)
     return OCR(rec, det, cfg)

@@ -15,6 +15,8 @@ __all__ = ["ocr_page", "ocr_batch", "ocr_train", "ocr_eval", "ocr_synth"]
 _ORIENTATION_HELP = ("auto: turn each page the quarter turn (0/90/180/270) its text reads best at, by the "
                      "models' evidence (default: the config's page.orientation, auto as shipped); none: read "
                      "pages as given; 0, 90, 180 or 270: turn every page by that many degrees counter-clockwise")
+_LANG_HELP = ("the recognizer: en, Latin script; zh, Simplified Chinese and English (default: the config's "
+              "recognizer.lang, en as shipped)")
 _MIN_CONFIDENCE_HELP = ("leave off lines read less confidently than C, 0 to 1 (default: the config's "
                         "layout.min_confidence, 0.5 as shipped; 0 keeps every line)")
 
@@ -25,12 +27,12 @@ def _fail(prog: str, msg: str, code: int) -> int:
 
 
 def _load_pipeline(prog: str, device: str = "cpu", config: str | None = None, threads: int | None = None,
-                   min_confidence: float | None = None, orientation: str | None = None):
+                   min_confidence: float | None = None, orientation: str | None = None, lang: str | None = None):
     import pipeline
 
     try:
         return pipeline.load(config=config, device=device, threads=threads, min_confidence=min_confidence,
-                             orientation=orientation), 0
+                             orientation=orientation, lang=lang), 0
     except pipeline.NoWeightsError as exc:
         return None, _fail(prog, str(exc), 3)
     except (ValueError, FileNotFoundError) as exc:
@@ -44,6 +46,7 @@ def _numbered(path: Path, n: int, total: int) -> Path:
 def _page_parser() -> argparse.ArgumentParser:
     from pipeline.exporters import FORMATS
     from pipeline.orientation import MODES
+    from recognition import LANGS
 
     ap = argparse.ArgumentParser(
         prog="ocr-page", description="Read the text of scanned pages, receipts, forms and photos of pages.",
@@ -62,6 +65,7 @@ def _page_parser() -> argparse.ArgumentParser:
     ap.add_argument("--config", help="pipeline YAML (default: configs/default.yaml)")
     ap.add_argument("--min-confidence", type=float, default=None, metavar="C", help=_MIN_CONFIDENCE_HELP)
     ap.add_argument("--orientation", choices=MODES, default=None, help=_ORIENTATION_HELP)
+    ap.add_argument("--lang", choices=LANGS, default=None, help=_LANG_HELP)
     return ap
 
 
@@ -180,7 +184,7 @@ def ocr_page(argv: list[str] | None = None) -> int:
     if len(missing) == len(args.inputs):
         return 2
     ocr, code = _load_pipeline("ocr-page", args.device, args.config, args.threads, args.min_confidence,
-                               args.orientation)
+                               args.orientation, args.lang)
     if ocr is None:
         return code
     import pipeline
@@ -255,6 +259,7 @@ def ocr_batch(argv: list[str] | None = None) -> int:
     from pipeline import batch
     from pipeline.exporters import display_name
     from pipeline.orientation import MODES
+    from recognition import LANGS
 
     ap = argparse.ArgumentParser(
         prog="ocr-batch", description="Convert a folder of scans (recursively), mirroring its tree.",
@@ -272,6 +277,7 @@ def ocr_batch(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", help="pipeline YAML (default: configs/default.yaml)")
     ap.add_argument("--min-confidence", type=float, default=None, metavar="C", help=_MIN_CONFIDENCE_HELP)
     ap.add_argument("--orientation", choices=MODES, default=None, help=_ORIENTATION_HELP)
+    ap.add_argument("--lang", choices=LANGS, default=None, help=_LANG_HELP)
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
@@ -285,7 +291,8 @@ def ocr_batch(argv: list[str] | None = None) -> int:
     except batch.BatchError as exc:
         return _fail("ocr-batch", str(exc), 2)
     ocr, code = _load_pipeline("ocr-batch", args.device, args.config,
-                               args.threads if args.workers == 1 else 1, args.min_confidence, args.orientation)
+                               args.threads if args.workers == 1 else 1, args.min_confidence, args.orientation,
+                               args.lang)
     if ocr is None:
         return code
     import pipeline
@@ -299,7 +306,7 @@ def ocr_batch(argv: list[str] | None = None) -> int:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         report = batch.run_batch(jobs, args.out_dir, ocr if args.workers == 1 else None, args.workers, args.overwrite,
                                  load_args=(args.config, args.device, per_worker, args.min_confidence,
-                                            args.orientation),
+                                            args.orientation, args.lang),
                                  progress=not args.quiet)
     except OSError as exc:
         return _fail("ocr-batch", f"cannot write to {args.out_dir}: {exc.strerror or exc}", 2)

@@ -14,6 +14,8 @@ __all__ = ["PipelineConfig", "RuntimeConfig", "PageConfig", "RecognizerConfig", 
 
 @dataclass(frozen=True)
 class RecognizerConfig:
+    lang: str = "en"             # which shipped recognizer reads the lines: en (Latin script) or zh (Simplified
+                                 # Chinese + English); not a Recognizer argument (pipeline.load picks the file)
     beam_width: int = 1
     batch_size: int = 32
     batch_pixels: int = 12000
@@ -29,6 +31,10 @@ class RecognizerConfig:
     lm_bonus: float = 0.0
 
     def __post_init__(self):
+        import recognition
+
+        if self.lang not in recognition.LANGS:
+            raise ValueError(f"recognizer.lang must be one of {', '.join(recognition.LANGS)}, got {self.lang!r}")
         if self.beam_width < 1 or self.batch_size < 1 or self.batch_pixels < 32 or self.max_width < 8:
             raise ValueError("beam_width and batch_size must be >= 1, batch_pixels >= 32, max_width >= 8")
         if self.reread_dense < 0 or self.reread_stretch < 1:

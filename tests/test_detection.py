@@ -490,7 +490,7 @@ def test_pipeline_load_works_with_only_the_detector(tmp_path, monkeypatch):
     weightfile.save(tmp_path / "ctpn.pt", CTPN(width=0.125, lstm_hidden=16, fc=32), {"steps": 0}, half=False)
     integrity.record(tmp_path)                     # weights are loaded only with a recorded SHA-256
     monkeypatch.setattr(detection, "weights_path", lambda: tmp_path / "ctpn.pt")
-    monkeypatch.setattr(recognition, "weights_path", lambda: None)
+    monkeypatch.setattr(recognition, "weights_path", lambda lang="en": None)
     ocr = pipeline.load(threads=2)
     page = np.full((200, 300, 3), 255, np.uint8)
     lines = ocr.detect(page)                       # an untrained network: any number of lines, all inside

@@ -60,10 +60,27 @@ def test_ocr_page_says_no_weights_yet(capsys, monkeypatch):
     import recognition
 
     monkeypatch.setattr(detection, "weights_path", lambda: None)
-    monkeypatch.setattr(recognition, "weights_path", lambda: None)
+    monkeypatch.setattr(recognition, "weights_path", lambda lang="en": None)
     assert ocr_page(["samples/letter.jpg"]) == 3
     assert "no weights yet" in capsys.readouterr().err
     assert ocr_page(["missing.png"]) == 2
+
+
+def test_each_language_reads_its_own_weight_file(capsys, monkeypatch, tmp_path):
+    import pipeline
+    import recognition
+
+    assert recognition.weights_path("en").name == "crnn_s.pt"              # en stays the default
+    assert pipeline.load(threads=1).config.recognizer.lang == "en"
+    monkeypatch.setattr(recognition, "WEIGHTS_DIR", tmp_path)              # a build without the zh weights
+    with pytest.raises(pipeline.NoWeightsError, match="zh recognizer.*crnn_zh.pt"):
+        pipeline.load(lang="zh")
+    assert ocr_page(["--lang", "zh", "samples/letter.jpg"]) == 3
+    assert "no weights yet for the zh recognizer" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown language 'fr'"):
+        recognition.weights_path("fr")
+    with pytest.raises(ValueError, match="recognizer.lang must be one of en, zh"):
+        pipeline.load(lang="fr")
 
 
 def test_ocr_train_is_clear_about_bad_configs(capsys, tmp_path):
