@@ -202,10 +202,17 @@ def page_layout_text(page: Page, cfg: LayoutConfig = LayoutConfig()) -> str:
     return layout_text(boxes, [ln.text for ln in page.lines], rows)
 
 
+def _cjk(ch: str) -> bool:
+    """A character of Chinese script: a hanzi, CJK punctuation (U+3000-303F) or a full-width form."""
+    return "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef" or "\u3400" <= ch <= "\u4dbf"
+
+
 def words(text: str, char_x: list[float], char_conf: list[float], crop: LineCrop, quad=None) -> list[Word]:
     """Words of one line with boxes in page pixels, from the recognizer's per-character strip positions.
-    With the line's ``quad``, word boxes stop at its ends (not in the strip's padding) unless a character
-    was read out there."""
+    Words end at spaces and where Chinese script meets Latin letters or digits: Chinese is written without
+    spaces, so each run of Chinese characters (with its CJK punctuation) is one word, and each Latin or
+    digit token another (``发票号码：05467891`` is two). With the line's ``quad``, word boxes stop at its
+    ends (not in the strip's padding) unless a character was read out there."""
     xs = np.asarray(char_x, np.float64)
     if not text or len(xs) != len(text):
         return []
@@ -223,7 +230,7 @@ def words(text: str, char_x: list[float], char_conf: list[float], crop: LineCrop
             i += 1
             continue
         j = i
-        while j + 1 < len(text) and not text[j + 1].isspace():
+        while j + 1 < len(text) and not text[j + 1].isspace() and _cjk(text[j + 1]) == _cjk(text[i]):
             j += 1
         a = max(xs[i] - pitch / 2, min(lo, xs[i]))
         b = min(xs[j] + pitch / 2, max(hi, xs[j]))

@@ -5,8 +5,9 @@ drawn over it in PDF text render mode 3 (invisible) with a *glyphless* font, sca
 exactly. A viewer shows the scan; selecting, searching and copying text work on the words underneath.
 
 The glyphless font is made here with fontTools (a dependency of the PDF library): one empty glyph of
-half an em per character, for the characters the recognizer can emit plus Latin, Greek, Cyrillic,
-general punctuation and currency signs; anything else goes into the text layer as ``?``. The PDF library
+half an em per character, for the characters the recognizers can emit plus Latin, Greek, Cyrillic,
+general punctuation, currency signs and CJK (ideographs, punctuation, full-width forms); anything else
+goes into the text layer as ``?``. The PDF library embeds only the glyphs a document uses. The PDF library
 (fpdf2) loads fonts from files, so the font is written to the temporary folder under a name made of its
 bytes' hash, once, and shared by every process after that: a killed process (Ctrl-C ends ocr-batch's
 workers with ``os._exit``, skipping ``atexit``) leaves nothing new behind.
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+import configs
+
 __all__ = ["searchable_pdf", "page_jpeg", "glyphless_font", "COVERED"]
 
 UPM = 1000
@@ -34,14 +37,11 @@ ADVANCE = 500                       # every glyph is half an em wide; text is st
 
 def _covered() -> frozenset[int]:
     ranges = [(0x20, 0x7E), (0xA0, 0x24F), (0x370, 0x3FF), (0x400, 0x4FF), (0x2000, 0x206F), (0x20A0, 0x20CF),
-              (0x2100, 0x214F), (0x2190, 0x21FF), (0x2200, 0x22FF), (0x25A0, 0x25FF), (0x2600, 0x26FF)]
-    cps = {c for a, b in ranges for c in range(a, b + 1)}
-    try:
-        from recognition.charset import Charset
-
-        cps |= {ord(ch) for ch in Charset.load().chars if len(ch) == 1}
-    except Exception:                # the font does not depend on the recognizer being importable
-        pass
+              (0x2100, 0x214F), (0x2190, 0x21FF), (0x2200, 0x22FF), (0x2460, 0x24FF), (0x25A0, 0x25FF),
+              (0x2600, 0x26FF), (0x3000, 0x303F), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xFF00, 0xFFEF)]
+    cps = {c for a, b in ranges for c in range(a, b + 1)}          # Latin, Greek, Cyrillic, symbols, CJK
+    for name in ("charsets/default.txt", "charsets/zh.txt"):       # and whatever a shipped charset reads
+        cps |= {ord(ch) for ch in configs.read_charset(name)}
     return frozenset(cps)
 
 
@@ -73,13 +73,17 @@ def _glyphless_bytes() -> bytes:
     return buf.getvalue()
 
 
-def _holds(path: Path, data: bytes) -> bool:
-    """Whether ``path`` is this user's file with exactly ``data`` in it (the temporary folder is shared:
-    a file someone else made under the name is never used)."""
+_FONT_FORMAT = 2                     # bump when _glyphless_bytes changes what it builds
+
+
+def _ours(path: Path) -> bool:
+    """Whether ``path`` is a TrueType file of this user's (the temporary folder is shared: a file someone
+    else made under the name is never used; ours are written whole, by rename)."""
     try:
         if hasattr(os, "getuid") and path.stat().st_uid != os.getuid():
             return False
-        return path.read_bytes() == data
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"\x00\x01\x00\x00"
     except OSError:
         return False
 
@@ -87,13 +91,15 @@ def _holds(path: Path, data: bytes) -> bool:
 @functools.lru_cache(maxsize=1)
 def glyphless_font() -> Path:
     """Path of the glyphless TrueType font: ``ocr-glyphless-<hash>.ttf`` in the temporary folder, made by
-    the first process that needs it and kept for the next ones (23 KB). Where that name is taken by
-    another user's file, this process writes a private copy and removes it when it ends."""
-    data = _glyphless_bytes()
-    digest = hashlib.sha256(data).hexdigest()[:16]
+    the first process that needs it and kept for the next ones (360 KB; building it takes about a
+    second, so the name is a hash of what it covers and how it is built, known without building it).
+    Where that name is taken by another user's file, this process writes a private copy and removes it
+    when it ends."""
+    digest = hashlib.sha256(f"{_FONT_FORMAT}:{sorted(COVERED)}".encode()).hexdigest()[:16]
     path = Path(tempfile.gettempdir()) / f"ocr-glyphless-{digest}.ttf"
-    if _holds(path, data):
+    if _ours(path):
         return path
+    data = _glyphless_bytes()
     fd, tmp = tempfile.mkstemp(prefix=f"ocr-glyphless-{digest}-", suffix=".ttf", dir=path.parent)
     with open(fd, "wb") as fh:
         fh.write(data)

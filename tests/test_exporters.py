@@ -143,3 +143,35 @@ def test_any_text_survives_json_and_stays_well_formed_xml(text):
         ET.fromstring(export([p], fmt))                                      # parses: escaped and legal
     rows = export([p], "tsv").decode().split("\n")
     assert all(len(r.split("\t")) == 12 for r in rows if r)
+
+
+def _chinese_page() -> Page:
+    words = [Word([100, 100, 260, 140], "发票号码：", 0.95), Word([260, 100, 420, 140], "05467891", 0.97),
+             Word([100, 160, 200, 200], "合计", 0.9), Word([210, 160, 380, 200], "￥1,234.50", 0.93)]
+    lines = [Line([100, 100, 420, 140], "发票号码：05467891", 0.96, block=0, id=0, words=words[:2]),
+             Line([100, 160, 380, 200], "合计 ￥1,234.50", 0.91, block=0, id=1, words=words[2:])]
+    return Page(800, 600, lines, [Block(0, [100, 100, 420, 200], [0, 1])], "票.png", 0, 0.0,
+                "发票号码：05467891\n合计 ￥1,234.50")
+
+
+def test_chinese_words_come_back_from_hocr_alto_tsv_and_the_pdf():
+    import shutil
+
+    import pypdf
+
+    page = _chinese_page()
+    want = [w.text for ln in page.lines for w in ln.words]
+    hocr = ET.fromstring(export([page], "hocr"))
+    ns = {"h": "http://www.w3.org/1999/xhtml"}
+    assert [w.text for w in hocr.findall(".//h:span[@class='ocrx_word']", ns)] == want
+    alto = ET.fromstring(export([page], "alto"))
+    assert [s.get("CONTENT") for s in alto.findall(".//{http://www.loc.gov/standards/alto/ns-v4#}String")] == want
+    tsv = [r.split("\t") for r in export([page], "tsv").decode("utf-8").splitlines()]
+    assert [r[11] for r in tsv if r[0] == "5"] == want
+    raw = export([page], "pdf", [np.full((600, 800, 3), 255, np.uint8)])
+    text = pypdf.PdfReader(io.BytesIO(raw)).pages[0].extract_text()
+    assert "发票号码" in text and "05467891" in text and "合计" in text and "?" not in text
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed: bash scripts/setup.sh --test")
+    out = subprocess.run(["pdftotext", "-", "-"], input=raw, capture_output=True, check=True).stdout.decode("utf-8")
+    assert "发票号码" in out and "05467891" in out and "￥1,234.50" in out

@@ -105,6 +105,15 @@ def test_word_boxes_come_back_on_the_page():
     assert abs(ay0 - 45.5) < 1.0 and abs(ay1 - 84.5) < 1.0
 
 
+def test_chinese_runs_and_latin_or_digit_tokens_are_words_of_their_own():
+    crop = crop_line(np.full((100, 700), 255, np.uint8), [[100, 50], [620, 50], [620, 80], [100, 80]])
+    text = "发票号码：05467891 iPhone手机壳"
+    char_x = [float(crop.to_strip([[110 + 20 * k, 65]])[0, 0]) for k in range(len(text))]
+    ws = words(text, char_x, [0.9] * len(text), crop)
+    assert [w.text for w in ws] == ["发票号码：", "05467891", "iPhone", "手机壳"]   # no space invented
+    assert all(a.box[2] <= b.box[0] + 1e-6 for a, b in zip(ws, ws[1:]))             # boxes in order, apart
+
+
 def test_words_of_an_empty_reading():
     crop = crop_line(np.zeros((50, 50), np.uint8), [[0, 0], [40, 0], [40, 10], [0, 10]])
     assert words("", [], [], crop) == []
