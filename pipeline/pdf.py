@@ -35,25 +35,30 @@ UPM = 1000
 ADVANCE = 500                       # every glyph is half an em wide; text is stretched to its box anyway
 
 
-def _covered() -> frozenset[int]:
-    ranges = [(0x20, 0x7E), (0xA0, 0x24F), (0x370, 0x3FF), (0x400, 0x4FF), (0x2000, 0x206F), (0x20A0, 0x20CF),
-              (0x2100, 0x214F), (0x2190, 0x21FF), (0x2200, 0x22FF), (0x2460, 0x24FF), (0x25A0, 0x25FF),
-              (0x2600, 0x26FF), (0x3000, 0x303F), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xFF00, 0xFFEF)]
-    cps = {c for a, b in ranges for c in range(a, b + 1)}          # Latin, Greek, Cyrillic, symbols, CJK
-    for name in ("charsets/default.txt", "charsets/zh.txt"):       # and whatever a shipped charset reads
+_LATIN = [(0x20, 0x7E), (0xA0, 0x24F), (0x370, 0x3FF), (0x400, 0x4FF), (0x2000, 0x206F), (0x20A0, 0x20CF),
+          (0x2100, 0x214F), (0x2190, 0x21FF), (0x2200, 0x22FF), (0x2460, 0x24FF), (0x25A0, 0x25FF), (0x2600, 0x26FF)]
+_CJK = [(0x3000, 0x303F), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xFF00, 0xFFEF)]
+
+
+def _covered(cjk: bool) -> frozenset[int]:
+    """Latin, Greek, Cyrillic and symbols (and with ``cjk`` ideographs, CJK punctuation, full-width
+    forms), plus whatever the shipped charsets read."""
+    cps = {c for a, b in _LATIN + (_CJK if cjk else []) for c in range(a, b + 1)}
+    for name in ("charsets/default.txt",) + (("charsets/zh.txt",) if cjk else ()):
         cps |= {ord(ch) for ch in configs.read_charset(name)}
     return frozenset(cps)
 
 
-COVERED = _covered()
+LATIN = _covered(cjk=False)
+COVERED = _covered(cjk=True)
 
 
-def _glyphless_bytes() -> bytes:
+def _glyphless_bytes(cjk: bool = True) -> bytes:
     from fontTools.fontBuilder import FontBuilder
     from fontTools.misc.timeTools import timestampFromString
     from fontTools.pens.ttGlyphPen import TTGlyphPen
 
-    cps = sorted(COVERED)
+    cps = sorted(COVERED if cjk else LATIN)
     names = [".notdef"] + [f"u{c:04X}" for c in cps]
     fb = FontBuilder(UPM, isTTF=True)
     fb.setupGlyphOrder(names)
@@ -88,18 +93,19 @@ def _ours(path: Path) -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=1)
-def glyphless_font() -> Path:
+@functools.lru_cache(maxsize=2)
+def glyphless_font(cjk: bool = False) -> Path:
     """Path of the glyphless TrueType font: ``ocr-glyphless-<hash>.ttf`` in the temporary folder, made by
-    the first process that needs it and kept for the next ones (360 KB; building it takes about a
-    second, so the name is a hash of what it covers and how it is built, known without building it).
-    Where that name is taken by another user's file, this process writes a private copy and removes it
-    when it ends."""
-    digest = hashlib.sha256(f"{_FONT_FORMAT}:{sorted(COVERED)}".encode()).hexdigest()[:16]
+    the first process that needs it and kept for the next ones. Two of them: Latin and symbols (25 KB),
+    and with ``cjk`` also CJK (360 KB, about a second to build, and a fifth of a second to load into each
+    PDF, so only documents with Chinese text use it). The name is a hash of what the font covers and how
+    it is built, known without building it. Where that name is taken by another user's file, this
+    process writes a private copy and removes it when it ends."""
+    digest = hashlib.sha256(f"{_FONT_FORMAT}:{sorted(COVERED if cjk else LATIN)}".encode()).hexdigest()[:16]
     path = Path(tempfile.gettempdir()) / f"ocr-glyphless-{digest}.ttf"
     if _ours(path):
         return path
-    data = _glyphless_bytes()
+    data = _glyphless_bytes(cjk)
     fd, tmp = tempfile.mkstemp(prefix=f"ocr-glyphless-{digest}-", suffix=".ttf", dir=path.parent)
     with open(fd, "wb") as fh:
         fh.write(data)
@@ -120,6 +126,26 @@ def _unlink(name: str) -> None:
 
 def _safe(text: str) -> str:
     return "".join(ch if ord(ch) in COVERED else "?" for ch in text)
+
+
+def _runs(line) -> list[tuple[list[float], str]]:
+    """``(box, text)`` of the space-separated runs of a line's words: Chinese words and the Latin or digit
+    tokens beside them are written without a space, so they are drawn as one run (a reader puts a space
+    between separately placed runs, and copying must not invent one)."""
+    if not line.words:
+        return [(line.box, line.text)]
+    runs, pos = [], 0
+    for w in line.words:
+        at = line.text.find(w.text, pos)
+        joined = runs and at == pos and at > 0                   # right after the previous word: no space
+        pos = at + len(w.text) if at >= 0 else pos
+        if joined:
+            box, text = runs[-1]
+            runs[-1] = ([min(box[0], w.box[0]), min(box[1], w.box[1]), max(box[2], w.box[2]), max(box[3], w.box[3])],
+                        text + w.text)
+        else:
+            runs.append((list(w.box), w.text))
+    return runs
 
 
 def page_jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
@@ -150,9 +176,10 @@ def searchable_pdf(pages: list, images: list | None, dpi: float = 300.0, created
     pdf.set_creator("ocr-page")
     if created is not None:
         pdf.set_creation_date(created)
+    cjk = any(ord(c) not in LATIN for page in pages for line in page.lines for c in line.text)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")                     # fontTools notes about the empty glyph table
-        pdf.add_font("GlyphLess", "", str(glyphless_font()))
+        pdf.add_font("GlyphLess", "", str(glyphless_font(cjk)))
     k = 72.0 / dpi                                          # points per pixel
     for page, img in zip(pages, images):
         if isinstance(img, (bytes, bytearray)):
@@ -168,7 +195,7 @@ def searchable_pdf(pages: list, images: list | None, dpi: float = 300.0, created
         pdf.image(io.BytesIO(jpeg if jpeg is not None else page_jpeg(img)), x=0, y=0, w=w * k, h=h * k)
         pdf.text_mode = TextMode.INVISIBLE
         for line in page.lines:
-            items = [(wd.box, wd.text) for wd in line.words] or [(line.box, line.text)]
+            items = _runs(line)
             for n, (box, text) in enumerate(items):
                 text = _safe(text)
                 x0, y0, x1, y1 = (float(v) * k for v in box)

@@ -170,8 +170,8 @@ def test_chinese_words_come_back_from_hocr_alto_tsv_and_the_pdf():
     assert [r[11] for r in tsv if r[0] == "5"] == want
     raw = export([page], "pdf", [np.full((600, 800, 3), 255, np.uint8)])
     text = pypdf.PdfReader(io.BytesIO(raw)).pages[0].extract_text()
-    assert "发票号码" in text and "05467891" in text and "合计" in text and "?" not in text
+    assert "发票号码：05467891" in text and "合计" in text and "?" not in text
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed: bash scripts/setup.sh --test")
     out = subprocess.run(["pdftotext", "-", "-"], input=raw, capture_output=True, check=True).stdout.decode("utf-8")
-    assert "发票号码" in out and "05467891" in out and "￥1,234.50" in out
+    assert "发票号码：05467891" in out and "合计 ￥1,234.50" in out                # no space invented
