@@ -23,16 +23,20 @@ from PIL import Image
 import pipeline
 from pipeline import batch, cli, images, integrity
 from pipeline.result import Line, Page
+from training.metrics import edit_distance
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # ---- hostile and broken files --------------------------------------------------------------------------
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
 def _png_header(w: int, h: int) -> bytes:
     """A PNG that claims ``w`` x ``h`` RGB pixels and holds none (a decompression bomb's header)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + _png_chunk(b"IEND", b""))
 
 
 def _encoded(fmt: str) -> bytes:
@@ -114,13 +118,13 @@ def test_an_unreadable_input_is_one_line(tmp_path, monkeypatch):
         images.load(tmp_path)
     path = tmp_path / "locked.png"
     _good(path)
-    real_open = open
+    real_open = os.open
 
     def no_access(file, *a, **k):                     # tests run as root, which chmod cannot stop
         if str(file) == str(path):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
         return real_open(file, *a, **k)
-    monkeypatch.setattr("builtins.open", no_access)
+    monkeypatch.setattr(images.os, "open", no_access)
     with pytest.raises(images.ImageError) as err:
         images.load(path)
     assert str(err.value) == f"{path}: cannot read image (Permission denied)"
@@ -262,6 +266,7 @@ sys.path.insert(0, {root!r})
 import pipeline
 from pipeline import cli
 from pipeline.result import Line, Page
+from training.metrics import edit_distance
 
 class Slow:
     def check_pages(self):
@@ -475,3 +480,262 @@ def test_a_tampered_or_unrecorded_weight_file_is_refused(tmp_path, monkeypatch, 
     (rec.parent / integrity.SUMS).write_text("")                 # no record at all
     with pytest.raises(integrity.WeightsIntegrityError, match="no SHA-256 recorded"):
         pipeline.load()
+
+
+# ---- second round: what a hostile but realistic user still broke ------------------------------------------
+class Nameless(StandIn):
+    """The stand-in, with text that does not repeat the file name (recognized text never holds raw bytes)."""
+
+    def read_arrays(self, rgbs, sources, pages):
+        return [Page(a.shape[1], a.shape[0], [Line([0, 0, 5, 5], f"page {p}", 0.9)], source=s, page=p)
+                for a, s, p in zip(rgbs, sources, pages)]
+
+
+def _bytes_path(folder: Path, name: bytes) -> Path:
+    return Path(os.fsdecode(os.fsencode(folder) + b"/" + name))
+
+
+def test_names_that_are_not_utf8_are_read_mirrored_and_reported_losslessly(tmp_path, monkeypatch, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    _good(_bytes_path(src, b"good\xff.png"))
+    _bytes_path(src, b"corrupt\xff.jpg").write_bytes(b"not an image")
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *a, **k: (Nameless(), 0))
+    assert cli.ocr_batch([str(src), str(out), "-f", "txt,json,hocr,alto,tsv,pdf", "--quiet"]) == 1
+    assert "Traceback" not in capsys.readouterr().err
+    made = sorted(os.listdir(os.fsencode(out)))
+    assert made == sorted([b"good\xff" + s for s in (b".txt", b".json", b".hocr", b".xml", b".tsv", b".pdf")]
+                          + [batch.REPORT.encode()])                  # the whole output set, no lock file left
+    raw = (out / batch.REPORT).read_bytes()
+    report = json.loads(raw.decode("utf-8"))                          # valid UTF-8 JSON
+    assert [os.fsencode(f["input"]) for f in report["failed"]] == [b"corrupt\xff.jpg"]   # the exact bytes back
+    page = json.loads(_bytes_path(out, b"good\xff.json").read_bytes().decode("utf-8"))
+    assert os.fsencode(page["source"]) == b"good\xff.png"
+    assert b"good\\xff.png" in _bytes_path(out, b"good\xff.hocr").read_bytes()   # XML: readable, escaped
+
+
+def test_a_second_batch_on_the_same_output_folder_waits_and_redoes_nothing(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    for k in range(8):
+        _good(src / f"p{k}.png")
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER.format(root=str(ROOT)))
+    cmd = [sys.executable, str(script), str(src), str(out), "--quiet"]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert first.stdout.readline().startswith("reading")               # the first run is converting
+    second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out2, err2 = second.communicate(timeout=120)
+    out1, err1 = first.communicate(timeout=120)
+    assert first.returncode == 0 and second.returncode == 0, err1 + err2
+    assert "waiting for it to finish" in err2
+    assert out1.count("reading") == 7 and out2.count("reading") == 0  # every file converted once, by the first
+    report = json.loads((out / batch.REPORT).read_text())
+    assert (report["converted"], report["skipped"]) == (0, 8)          # the second run's: all already done
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"p{k}.txt" for k in range(8)] + [batch.REPORT])
+
+
+def test_a_lock_removed_by_its_holder_is_taken_afresh(tmp_path):
+    import threading
+
+    out, events = tmp_path / "out", []
+    second = batch.locked(out)
+    with batch.locked(out):
+        waiter = threading.Thread(target=second.__enter__)
+        waiter.start()
+        time.sleep(0.3)
+        assert waiter.is_alive() and (out / batch.LOCK).read_text().strip() == str(os.getpid())
+    waiter.join(5)
+    assert not waiter.is_alive() and (out / batch.LOCK).exists()     # the waiter holds a new lock file
+    second.__exit__(None, None, None)
+    assert not (out / batch.LOCK).exists()
+
+
+def test_names_up_to_255_bytes_are_written(tmp_path, monkeypatch):
+    src, out = tmp_path / "in", tmp_path / "out"
+    long_stem = "é" * 120 + "abcdefghijk"                          # 251 bytes: .png makes 255, .hocr 256
+    _good(src / (long_stem + ".png"))
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *a, **k: (Nameless(), 0))
+    assert cli.ocr_batch([str(src), str(out), "-f", "txt,hocr", "--quiet"]) == 0
+    names = {p.suffix: p.name for p in out.iterdir() if p.name != batch.REPORT}
+    assert names[".txt"] == long_stem + ".txt"                          # 255 bytes: as it is
+    hocr = names[".hocr"]
+    assert len(os.fsencode(hocr)) <= 255 and hocr.endswith(".hocr") and "~" in hocr
+    assert hocr.startswith("é" * 100)
+    assert cli.ocr_batch([str(src), str(out), "-f", "txt,hocr", "--quiet"]) == 0   # found as done: skipped
+    assert json.loads((out / batch.REPORT).read_text())["skipped"] == 1
+    target = tmp_path / ("o" * 251 + ".txt")                              # ocr-page -o: a 255-byte name
+    assert cli.ocr_page(["-o", str(target), str(src / (long_stem + ".png"))]) == 0
+    assert target.read_text() == "page 0\n" and not _no_parts(tmp_path)
+
+
+def test_standard_input_is_refused_past_its_byte_limit(monkeypatch, capsys):
+    monkeypatch.setattr(images, "MAX_STREAM_BYTES", 3 << 20)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(bytes(4 << 20))))   # /dev/zero, in short
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *a, **k: pytest.fail("the models load for a refused input"))
+    assert cli.ocr_page(["-"]) == 2
+    err = capsys.readouterr().err
+    assert err == "ocr-page: stdin: refused: more than 3,145,728 bytes (0.00292969 GiB); give the file's path instead\n"
+
+
+def test_a_named_pipe_or_device_is_refused_and_never_waited_on(tmp_path, monkeypatch, capsys):
+    import threading
+
+    fifo = tmp_path / "x.png"
+    os.mkfifo(fifo)                                                      # no writer: opening it would block
+    result = []
+
+    def load():
+        try:
+            images.load(fifo)
+        except images.ImageError as exc:
+            result.append(str(exc))
+    t = threading.Thread(target=load, daemon=True)
+    t.start()
+    t.join(10)
+    assert result == [f"{fifo}: not a regular file (a named pipe); use '-' for standard input"]
+    assert not images.is_pdf(fifo)
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *a, **k: pytest.fail("nothing to read"))
+    assert cli.ocr_page([str(fifo), "/dev/zero"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"ocr-page: {fifo}: not a regular file (a named pipe); use '-' for standard input",
+        "ocr-page: /dev/zero: not a regular file (a device); use '-' for standard input"]
+
+
+def _page_with_text() -> np.ndarray:
+    page = np.full((60, 90, 3), 230, np.uint8)
+    page[20:30, 10:70] = 20
+    return page
+
+
+def test_float_rgba_and_one_channel_arrays_load_as_files_do():
+    page = _page_with_text()
+    as_float = page / 255.0                                              # scikit-image's 0..1 floats
+    assert np.abs(images.load(as_float).astype(int) - page).max() <= 1
+    assert np.abs(images.load(as_float.astype(np.float32) * 255).astype(int) - page).max() <= 1   # 0..255 floats
+    with_nan = as_float.copy()
+    with_nan[0, 0] = np.nan
+    assert (images.load(with_nan)[0, 0] == 255).all()                   # NaN reads as paper
+    rgba = np.zeros((60, 90, 4), np.uint8)                               # transparent except the text
+    rgba[20:30, 10:70] = (20, 20, 20, 255)
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, format="PNG")
+    assert np.array_equal(images.load(rgba), images.load(buf.getvalue()))   # composited onto white like files
+    assert images.load(rgba)[0, 0].tolist() == [255, 255, 255]
+    gray1 = page[..., :1]
+    assert np.array_equal(images.load(gray1), np.repeat(gray1, 3, axis=2))
+    page[0, 0] = 255
+    assert np.array_equal(images.load(page.astype(np.uint16) * 257), page)    # 16-bit like a 16-bit file
+    with pytest.raises(images.ImageError, match="C 1 to 4"):
+        images.load(np.zeros((4, 4, 5), np.uint8))
+
+
+def test_float_and_transparent_arrays_read_like_the_page(ocr):
+    rgb = images.load(ROOT / "samples" / "receipt.jpg")
+    want = ocr(rgb).text
+    assert len(want) > 50
+    assert ocr(rgb / 255.0).text == want
+    alpha = 255 - rgb.min(axis=2)                                      # black ink, as opaque as it is dark,
+    got = ocr(np.dstack([np.zeros_like(rgb), alpha])).text              # on nothing: the page in gray on white
+    assert edit_distance(got, want) <= 0.1 * len(want)
+
+
+def _born_digital_pdf(path: Path, lines: list[str], size: float) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4", unit="pt")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=size)
+    for i, line in enumerate(lines):
+        pdf.text(72, 100 + 1.2 * size * i, line)
+    pdf.output(str(path))
+
+
+@pytest.mark.parametrize("n", [1, 3, 30])
+def test_born_digital_pdfs_of_few_or_many_lines_read_straight(ocr, tmp_path, n):
+    """A sparse page gave the skew search nothing to compare: one short line read as 5-9 degrees off.
+    24-pt Helvetica as reported; 20 pt for 30 lines, so that they fit an A4 page."""
+    words = ["Hello world", "Total 42.50", "Invoice 2024-118", "Please keep this letter", "Quarterly report"]
+    lines = [words[i % len(words)] for i in range(n)] if n < 30 else [f"{i + 1}. {words[i % 5]}" for i in range(n)]
+    path = tmp_path / f"{n}.pdf"
+    _born_digital_pdf(path, lines, 24 if n < 30 else 20)
+    page = ocr.read(path)[0]
+    assert abs(page.angle) < 1.0
+    got = page.text.splitlines()
+    assert edit_distance("\n".join(got), "\n".join(lines)) <= 0.02 * sum(map(len, lines))
+    assert len(got) == n
+
+
+def test_valid_inputs_that_were_refused_or_misnamed(tmp_path, monkeypatch, capsys):
+    from pypdf import PdfWriter
+
+    empty = tmp_path / "empty.pdf"
+    PdfWriter().write(empty)                                             # valid, zero pages
+    with pytest.raises(images.ImageError, match="broken or not a PDF"):
+        images.load(BAD_FILES["broken.pdf"]())                          # PDFium's error code is left set
+    with pytest.raises(images.ImageError) as err:
+        images.load(empty)
+    assert str(err.value) == f"{empty}: cannot open PDF: it has no pages"
+    buf = io.BytesIO()
+    Image.fromarray(_page_with_text()).save(buf, format="PNG")
+    png = buf.getvalue()
+    text = _png_chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"metadata " * 6_000_000))   # 54 MB of text
+    for at in (33, len(png) - 12):                                       # before the pixels, and after them
+        assert np.array_equal(images.load(png[:at] + text + png[at:]), _page_with_text())
+    called = []
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *a, **k: called.append(1) or (Nameless(), 0))
+    good = tmp_path / "good.png"
+    good.write_bytes(png)
+    assert cli.ocr_page(["-o", str(tmp_path / "no" / "such" / "a.txt"), str(good)]) == 2
+    assert capsys.readouterr().err == f"ocr-page: cannot write {tmp_path}/no/such/a.txt: no such folder {tmp_path}/no/such\n"
+    assert not called                                                    # before any page is read
+
+
+def _tiff(path: Path, n: int) -> None:
+    frames = [Image.fromarray(np.full((40, 60, 3), 10 * k, np.uint8)) for k in range(n)]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+
+
+class Stdout:
+    """Standard output that records how much had been written each time a page is read."""
+
+    def __init__(self):
+        self.buffer = io.BytesIO()
+
+    def isatty(self):
+        return False
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize("fmt", ["txt", "json"])
+@pytest.mark.parametrize("n", [1, 5])
+def test_long_documents_stream_to_stdout_page_by_page(tmp_path, monkeypatch, fmt, n):
+    from pipeline.exporters import export
+
+    doc = tmp_path / "doc.tif"
+    _tiff(doc, n)
+    out, seen = Stdout(), []
+
+    class Recording(Nameless):
+        def read_arrays(self, rgbs, sources, pages):
+            seen.append(len(out.buffer.getvalue()))
+            return super().read_arrays(rgbs, sources, pages)
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *a, **k: (Recording(), 0))
+    assert cli.ocr_page(["-f", fmt, str(doc)]) == 0
+    pages = Nameless().read_arrays([np.zeros((40, 60, 3), np.uint8)] * n, [str(doc)] * n, list(range(n)))
+    assert out.buffer.getvalue() == export(pages, fmt)                   # byte for byte the whole-list export
+    if n > 1:                                                            # each page out before the next is read
+        assert seen[0] == 0 and all(b > a for a, b in zip(seen[1 + (fmt == "json"):], seen[2 + (fmt == "json"):]))
+        assert seen[-1] > 0
+
+
+@pytest.mark.parametrize("n", [2, 5])
+def test_a_progress_bar_shows_on_a_terminal_for_long_documents(tmp_path, monkeypatch, capsys, n):
+    doc = tmp_path / "doc.tif"
+    _tiff(doc, n)
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *a, **k: (Nameless(), 0))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli.ocr_page(["-o", str(tmp_path / "doc.txt"), str(doc)]) == 0
+    err = capsys.readouterr().err
+    assert (f"0/{n} [" in err) == (n > cli.PROGRESS_PAGES)
