@@ -57,6 +57,8 @@ __all__ = ["TrainConfig", "ModelConfig", "DataConfig", "OptimConfig", "RowCutter
 class ModelConfig:
     width: float = 0.5                      # channel multiplier of the published conv stack
     hidden: int = 192                       # BiLSTM hidden size per direction
+    rank: int = 0                           # output layer factored through this many features (0: one full
+                                            # layer; a ~6 900-class Chinese charset wants ~128: CRNN docstring)
     charset: str = "charsets/default.txt"
     init: str = ""                          # weight file to start from (same arch and charset), e.g. a
                                             # previous run's best.pt; empty = random initialisation
@@ -648,7 +650,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
     pools, shares, sources = _data_pools(cfg, charset, cache, rows, progress)
     sets = val_sets(cfg, charset, cache, rows)
 
-    model = CRNN(len(charset), cfg.model.width, cfg.model.hidden).to(device)
+    model = CRNN(len(charset), cfg.model.width, cfg.model.hidden, cfg.model.rank).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, o.warmup, o.steps, o.final_lr))
     step, best = 0, float("inf")
@@ -727,9 +729,9 @@ def _init_from(model: CRNN, charset: Charset, mc: ModelConfig) -> dict:
         raise SystemExit(f"ocr-train: model.init: {exc}") from None
     if src_charset.chars != charset.chars:
         raise SystemExit(f"ocr-train: {mc.init}: its charset differs from {mc.charset}; cannot start from it")
-    if (src.width, src.hidden) != (mc.width, mc.hidden):
-        raise SystemExit(f"ocr-train: {mc.init}: width {src.width}, hidden {src.hidden} differ from the "
-                         f"config's {mc.width}, {mc.hidden}; cannot start from it")
+    if (src.width, src.hidden, src.rank) != (mc.width, mc.hidden, mc.rank):
+        raise SystemExit(f"ocr-train: {mc.init}: width {src.width}, hidden {src.hidden}, rank {src.rank} differ "
+                         f"from the config's {mc.width}, {mc.hidden}, {mc.rank}; cannot start from it")
     model.load_state_dict({k: v.float() for k, v in src.state_dict().items()})
     return prov
 

@@ -3,7 +3,7 @@
 Layout (format ``ocr-recognizer/1``)::
 
     {"format": "ocr-recognizer/1",
-     "arch": {"num_classes", "width", "hidden"},        # CRNN constructor arguments
+     "arch": {"num_classes", "width", "hidden"[, "rank"]},  # CRNN constructor arguments
      "charset": {"chars", "blank"},                      # recognition.charset.Charset.to_dict()
      "state_dict": {name: tensor},                       # float16 where the tensor is floating point
      "provenance": {"data": [...], "steps": int, "val": {...}, "config": {...}, "created": str}}

@@ -356,6 +356,22 @@ def test_weight_file_round_trip(tmp_path):
     assert (tmp_path / "h.pt").stat().st_size < 0.6 * p.stat().st_size
 
 
+def test_a_factored_output_layer_round_trips_and_costs_less(tmp_path):
+    torch.manual_seed(2)
+    cs = Charset.from_file("charsets/zh.txt")
+    model = CRNN(len(cs), width=0.25, hidden=32, rank=16).eval()
+    full = CRNN(len(cs), width=0.25, hidden=32)
+    fc_params = lambda m: sum(p.numel() for p in m.fc.parameters())
+    assert fc_params(model) == 64 * 16 + 16 * len(cs) + len(cs) < 0.3 * fc_params(full)
+    x = torch.randn(2, 1, 32, 48)
+    p = weightfile.save(tmp_path / "zh.pt", model, cs, {}, half=False)
+    m2, cs2, _ = weightfile.load(p)
+    assert m2.arch() == {"num_classes": 6929, "width": 0.25, "hidden": 32, "rank": 16} and cs2 == cs
+    with torch.no_grad():
+        assert m2(x).shape == (timesteps(48), 2, 6929) and torch.equal(model(x), m2(x))
+    assert "rank" not in full.arch()                                  # older files read as before
+
+
 def test_weight_file_errors_are_one_line(tmp_path):
     bad = tmp_path / "bad.pt"
     torch.save({"format": "ocr-recognizer/1", "arch": {}, "obj": argparse.Namespace(a=1)}, bad)
