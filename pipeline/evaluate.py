@@ -59,11 +59,12 @@ class PredLine:
 class ProjectSystem:
     name = "project"
 
-    def __init__(self, threads: int, device: str = "cpu", config=None, detector=None, recognizer=None):
+    def __init__(self, threads: int, device: str = "cpu", config=None, detector=None, recognizer=None,
+                 lang: str = "en"):
         import pipeline
 
         self.ocr = pipeline.load(config, device=device, threads=threads, detector_weights=detector,
-                                 recognizer_weights=recognizer)
+                                 recognizer_weights=recognizer, lang=lang)
 
     def page(self, img: np.ndarray) -> list[PredLine]:
         page = self.ocr(img)
@@ -79,10 +80,16 @@ class ProjectSystem:
 class TesseractSystem:
     name = "tesseract"
 
-    def __init__(self, threads: int):
+    LANGS = {"en": "eng", "zh": "chi_sim"}        # its traineddata: tesseract-ocr-eng, tesseract-ocr-chi-sim
+
+    def __init__(self, threads: int, lang: str = "en"):
         self.exe = shutil.which("tesseract")
         if not self.exe:
             raise SystemUnavailable("tesseract is not installed (bash scripts/setup.sh --tools installs it)")
+        self.lang = self.LANGS[lang]
+        listed = subprocess.run([self.exe, "--list-langs"], capture_output=True, text=True).stdout.split()
+        if self.lang not in listed:
+            raise SystemUnavailable(f"tesseract has no {self.lang!r} data (bash scripts/setup.sh --tools installs it)")
         self.env = dict(os.environ, OMP_THREAD_LIMIT=str(threads))
         self.threads = max(1, int(threads))
 
@@ -92,7 +99,7 @@ class TesseractSystem:
         ok, png = cv2.imencode(".png", img[..., ::-1] if img.ndim == 3 else img)
         if not ok:
             raise RuntimeError("could not encode an image for tesseract")
-        args = [self.exe, "stdin", "stdout", "--psm", str(psm), "-l", "eng"] + ([fmt] if fmt else [])
+        args = [self.exe, "stdin", "stdout", "--psm", str(psm), "-l", self.lang] + ([fmt] if fmt else [])
         env = self.env if threads is None else dict(self.env, OMP_THREAD_LIMIT=str(threads))
         out = subprocess.run(args, input=png.tobytes(), capture_output=True, env=env, timeout=300)
         if out.returncode != 0:
@@ -126,7 +133,7 @@ class TesseractSystem:
 class RapidOCRSystem:
     name = "rapidocr"
 
-    def __init__(self, threads: int):
+    def __init__(self, threads: int, lang: str = "en"):          # one model for both: Chinese + English
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError:
@@ -157,14 +164,15 @@ RapidOCRSystem.detect = RapidOCRSystem.page
 SYSTEMS = {"project": ProjectSystem, "tesseract": TesseractSystem, "rapidocr": RapidOCRSystem}
 
 
-def make_system(name: str, threads: int = 2, device: str = "cpu", config=None, detector=None, recognizer=None):
-    """The system called ``name``; ``detector`` / ``recognizer``: weight files the project reads with in
-    place of the shipped ones (:func:`pipeline.load`)."""
+def make_system(name: str, threads: int = 2, device: str = "cpu", config=None, detector=None, recognizer=None,
+                lang: str = "en"):
+    """The system called ``name``, reading ``lang`` (en, zh); ``detector`` / ``recognizer``: weight files
+    the project reads with in place of the shipped ones (:func:`pipeline.load`)."""
     if name not in SYSTEMS:
         raise ValueError(f"unknown system {name!r}; choose from {', '.join(SYSTEMS)}")
     if name == "project":
-        return ProjectSystem(threads, device, config, detector, recognizer)
-    return SYSTEMS[name](threads)
+        return ProjectSystem(threads, device, config, detector, recognizer, lang)
+    return SYSTEMS[name](threads, lang)
 
 
 # ---- runners ------------------------------------------------------------------------------------------
