@@ -391,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", type=Path, metavar="PT", help="the project reads with this detector weight "
                     "file (one ocr-train wrote) in place of the shipped one")
     ap.add_argument("--recognizer", type=Path, metavar="PT", help="the same for the recognizer")
+    ap.add_argument("--lang", choices=("en", "zh"), default="en", help="the language read: the project's "
+                    "recognizer of that language, Tesseract's eng or chi_sim (default en)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON ('-' for stdout)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
@@ -407,8 +409,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.limit:
                 pages = pages[:args.limit]
             sets.append((folder, pages))
-        systems = [make_system(name, args.threads, args.device, args.config, args.detector, args.recognizer)
-                   for name in (args.system or ["project"])]
+        systems = [make_system(name, args.threads, args.device, args.config, args.detector, args.recognizer,
+                               args.lang) for name in (args.system or ["project"])]
         for system in systems:
             if isinstance(system, ProjectSystem) and args.detect:
                 system.ocr.check_detector()  # say so before any page

@@ -45,6 +45,12 @@ def test_token_counts_multiset_casefolded():
     assert ev.token_counts(["Total 9.00", "total tax"], ["TOTAL 9.00 tax", "tax x"]) == (3, 4, 5)
 
 
+def test_chinese_tokens_are_characters():
+    # gt: 合 计 9.00 元 ; pred: 合 针 9.00 元 x -> 3 of 4 match, 5 read; a spaced Latin word stays one token
+    assert ev.token_counts(["合计9.00元"], ["合针 9.00元 x"]) == (3, 4, 5)
+    assert ev.token_counts(["iPhone手机"], ["iphone 手机"]) == (3, 3, 3)
+
+
 def test_seg_cer_counts():
     gt = [((0, 0, 100, 20), "Total: 9.00", False),   # 9 chars w/o spaces "total:9.00"? -> "total:9.00" is 10
           ((0, 40, 100, 60), "Tax", False),            # no prediction on this row -> costs 3

@@ -6,6 +6,7 @@ Ground truth and predictions come as plain tuples: ``gt`` = ``[(box, text, ignor
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -37,12 +38,17 @@ def edit_distance(a: str, b: str, substring: bool = False) -> int:
     return int(prev.min() if substring else prev[m])
 
 
+_HAN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff])")
+
+
 def _norm_tokens(text: str) -> Counter:
-    return Counter(text.casefold().split())
+    """Case-folded whitespace tokens; each Chinese character is a token of its own (Chinese is written
+    without spaces, so a whitespace token would be a whole line: character level, as CER is)."""
+    return Counter(_HAN.sub(r" \1 ", text.casefold()).split())
 
 
 def token_counts(gt_texts: list[str], pred_texts: list[str]) -> tuple[int, int, int]:
-    """(matched, n_gt, n_pred) whitespace tokens, case-folded, as multisets."""
+    """(matched, n_gt, n_pred) tokens (:func:`_norm_tokens`), case-folded, as multisets."""
     g = _norm_tokens(" ".join(gt_texts))
     p = _norm_tokens(" ".join(pred_texts))
     return sum((g & p).values()), sum(g.values()), sum(p.values())
