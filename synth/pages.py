@@ -52,6 +52,10 @@ class _Ctx:
         self.c, self.rng, self.ts, self.book, self.dpi = canvas, rng, ts, book, dpi
         self.ink = (int(rng.integers(0, 50)),) * 3 if rng.random() < 0.85 else (20, 30, int(rng.integers(80, 140)))
 
+    def tr(self, s: str) -> str:
+        """A layout's fixed wording (``"Invoice No:"``) in the text source's language."""
+        return self.ts.labels.get(s, s)
+
     def pt(self, size_pt: float) -> int:
         return max(6, int(round(size_pt * self.dpi / 72.0)))
 
@@ -78,15 +82,18 @@ class _Ctx:
     def paragraph(self, x: float, top: float, width: float, font: FontInfo, size: int, leading: float,
                   n_words: int, justify: bool = False, bottom: float | None = None) -> float:
         """Flow ``n_words`` of running text into ``width``; returns the top of the next line."""
-        words = []
+        words, sep = [], self.ts.sep          # Chinese: no spaces, a line may break after any character
+        n_words = int(n_words * self.ts.width_factor)
         while len(words) < n_words:
-            words.extend(self.ts.fit(self.ts.sentence(), font.chars).split())
+            s = self.ts.fit(self.ts.sentence(), font.chars)
+            words.extend(s.split() if sep else [c for c in s if not c.isspace()])
         pil = font.font(size)
         space = pil.getlength(" ")
         asc = pil.getmetrics()[0]
         lines, cur = [], []
+        justify = justify and bool(sep)
         for wd in words[:n_words]:
-            if cur and pil.getlength(" ".join(cur + [wd])) > width:
+            if cur and pil.getlength(sep.join(cur + [wd])) > width:
                 lines.append(cur)
                 cur = []
             cur.append(wd)
@@ -104,7 +111,7 @@ class _Ctx:
                 xs = x + np.concatenate([[0], np.cumsum(np.array(widths[:-1]) + gap)])
                 self.c.put(list(zip(xs.tolist(), ln)), y + asc, font, size, self.ink)
             else:
-                self.c.put([(x, " ".join(ln))], y + asc, font, size, self.ink)
+                self.c.put([(x, sep.join(ln))], y + asc, font, size, self.ink)
             y += leading
         return y
 
@@ -148,9 +155,9 @@ def layout_letter(k: _Ctx, box) -> None:
         y += lead
     y += lead
     bold = k.book.pick(rng, body.category, bold=True)
-    k.write(x0, y, "Re: " + k.ts.words_(int(rng.integers(2, 7))), bold, size)
+    k.write(x0, y, k.tr("Re: ") + k.ts.words_(int(rng.integers(2, 7))), bold, size)
     y += 2 * lead
-    k.write(x0, y, f"Dear {k.ts.name()},", body, size)
+    k.write(x0, y, k.tr("Dear {},").format(k.ts.name()), body, size)
     y += 1.8 * lead
     justify = rng.random() < 0.5
     for _ in range(int(rng.integers(2, 6))):
@@ -158,7 +165,8 @@ def layout_letter(k: _Ctx, box) -> None:
         y += lead * rng.uniform(0.6, 1.2)
         if y > y1 - 6 * lead:
             break
-    k.write(x0, y, rng.choice(["Sincerely,", "Yours faithfully,", "Kind regards,", "Best regards,"]), body, size)
+    k.write(x0, y, k.tr(str(rng.choice(["Sincerely,", "Yours faithfully,", "Kind regards,", "Best regards,"]))),
+            body, size)
     k.c.signature(rng, int(x0), int(y + lead), int(size * 6), int(lead * 1.5))
     k.write(x0, y + 3 * lead, k.ts.name(), body, size)
 
@@ -218,14 +226,14 @@ def layout_form(k: _Ctx, box) -> None:
             continue
         if kind < 0.22:  # checkboxes
             bx = x0
-            k.write(bx, y, k.ts.words_(int(rng.integers(1, 5))) + "?", label, size)
+            k.write(bx, y, k.ts.words_(int(rng.integers(1, 5))) + k.tr("?"), label, size)
             bx += cw * 0.55
             for opt in ("Yes", "No") if rng.random() < 0.6 else ("A", "B", "C"):
                 c.rect(bx, y + size * 0.15, bx + size * 0.9, y + size * 1.05, max(1, size // 12), k.ink)
                 if rng.random() < 0.4:
                     c.rule(bx + 2, y + size * 0.6, bx + size * 0.4, y + size, max(1, size // 8), vcolor)
                     c.rule(bx + size * 0.4, y + size, bx + size * 1.1, y - size * 0.1, max(1, size // 8), vcolor)
-                k.write(bx + size * 1.4, y, opt, label, size)
+                k.write(bx + size * 1.4, y, k.tr(opt), label, size)
                 bx += size * 5
             y += size * 2.4
             continue
@@ -233,7 +241,7 @@ def layout_form(k: _Ctx, box) -> None:
             fx = x0 + ci * cw
             lab = rng.choice(["Name", "Date", "Address", "City", "Phone", "E-mail", "Account No.", "Amount",
                               "Signature", "Department", "Reference", "Approved by", "Position", "Company"])
-            lab = lab + (":" if rng.random() < 0.7 else "")
+            lab = k.tr(str(lab)) + (k.tr(":") if rng.random() < 0.7 else "")
             if boxed:  # label small inside the top-left of a box, value below
                 bh = size * 2.6
                 c.rect(fx, y, fx + cw - size, y + bh, 1, k.ink)
@@ -271,14 +279,14 @@ def _table(k: _Ctx, x0, y, x1, y1, font, size, n_rows=None) -> float:
     heads = ["Description", "Qty", "Price", "Amount", "Date", "Code", "Item", "Rate", "Total", "Ref", "Tax"]
     for ci in range(cols):
         h = heads[0] if ci == 0 else heads[int(rng.integers(1, len(heads)))]
-        k.write(edges[ci] + pad if ci == 0 else edges[ci + 1] - pad, y + (rowh - size) / 2, h, bold, size,
+        k.write(edges[ci] + pad if ci == 0 else edges[ci + 1] - pad, y + (rowh - size) / 2, k.tr(h), bold, size,
                 align="left" if ci == 0 else "right")
     y += rowh
     c.rule(x0, y, x1, y, max(1, size // 10), k.ink)
     rows = n_rows or 10 ** 6
     while y + rowh < y1 and rows > 0:
         for ci in range(cols):
-            s = k.ts(kinds[ci], max_chars=int((edges[ci + 1] - edges[ci]) / (size * 0.55)))
+            s = k.ts(kinds[ci], max_chars=int((edges[ci + 1] - edges[ci]) / (size * 0.55 * k.ts.width_factor)))
             k.write(edges[ci] + pad if ci == 0 else edges[ci + 1] - pad, y + (rowh - size) / 2, s, font, size,
                     align="left" if ci == 0 else "right")
         y += rowh
@@ -312,7 +320,7 @@ def layout_invoice(k: _Ctx, box) -> None:
     rng = k.rng
     y = _letterhead(k, x0, (x0 + x1) / 2 + (x1 - x0) * 0.2, y0)
     big = k.book.pick(rng, ("sans", "serif"), bold=True)
-    k.write(x1, y0, rng.choice(["INVOICE", "TAX INVOICE", "Invoice", "QUOTATION", "STATEMENT"]), big,
+    k.write(x1, y0, k.tr(str(rng.choice(["INVOICE", "TAX INVOICE", "Invoice", "QUOTATION", "STATEMENT"]))), big,
             k.pt(rng.uniform(18, 28)), align="right")
     font = k.book.pick(rng, ("sans", "serif", "condensed"), bold=False)
     size = k.pt(rng.uniform(8.5, 11))
@@ -320,11 +328,11 @@ def layout_invoice(k: _Ctx, box) -> None:
     my = y0 + k.pt(34)
     for lab in ("Invoice No:", "Date:", "Due Date:", "Customer ID:")[:int(rng.integers(2, 5))]:
         val = k.ts.code() if "No" in lab or "ID" in lab else k.ts.date()
-        k.write(x1 - size * 12, my, lab, font, size, align="right")
+        k.write(x1 - size * 12, my, k.tr(lab), font, size, align="right")
         k.write(x1, my, val, font, size, align="right")
         my += lead
     y = max(y, my) + lead
-    k.write(x0, y, "Bill To:", k.book.pick(rng, font.category, bold=True), size)
+    k.write(x0, y, k.tr("Bill To:"), k.book.pick(rng, font.category, bold=True), size)
     y += lead
     for s in (k.ts.name(), k.ts.company(), k.ts.address(), k.ts.address()):
         k.write(x0, y, s, font, size)
@@ -332,7 +340,7 @@ def layout_invoice(k: _Ctx, box) -> None:
     y = _table(k, x0, y + lead, x1, y1 - 8 * lead, font, size, int(rng.integers(2, 14)))
     y += lead
     for lab in ("Subtotal", "Tax", "Shipping", "Total Due")[:int(rng.integers(2, 5))]:
-        k.write(x1 - size * 10, y, lab, font, size, align="right")
+        k.write(x1 - size * 10, y, k.tr(lab), font, size, align="right")
         k.write(x1, y, k.ts.money(), font, size, align="right")
         y += lead
     y = k.paragraph(x0, y + lead, (x1 - x0) * 0.7, font, int(size * 0.85), lead * 0.85, int(rng.integers(10, 40)),
@@ -377,9 +385,9 @@ def layout_receipt(k: _Ctx, box) -> None:
         val = {"Date": f"{k.ts.date()} {k.ts.time()}", "Cashier": k.ts.faker.first_name().upper(),
                "Receipt No": k.ts.code(), "Table": str(rng.integers(1, 40))}[lab]
         if rng.random() < 0.5:
-            k.write(x0, y, f"{lab}: {val}", font, size, tracking=track)
+            k.write(x0, y, f"{k.tr(lab)}{k.tr(': ')}{val}", font, size, tracking=track)
         else:
-            k.write(x0, y, f"{lab}:", font, size, tracking=track)
+            k.write(x0, y, f"{k.tr(lab)}{k.tr(':')}", font, size, tracking=track)
             k.write(x1, y, val, font, size, align="right", tracking=track)
         y += lead
     y = sep(y)
@@ -405,7 +413,8 @@ def layout_receipt(k: _Ctx, box) -> None:
     y = sep(y)
     for lab in ("SUBTOTAL", "TAX", "ROUNDING", "TOTAL", "CASH", "CHANGE")[:int(rng.integers(2, 7))]:
         f = big if lab == "TOTAL" else font
-        k.write(x0 if rng.random() < 0.7 else mid - size * 4, y, lab if rng.random() < 0.6 else lab.title(), f, size)
+        k.write(x0 if rng.random() < 0.7 else mid - size * 4, y, k.tr(lab) if rng.random() < 0.6 else k.tr(lab).title(),
+                f, size)
         k.write(x1, y, f"{rng.lognormal(2.5, 1):.2f}", f, size, align="right")
         y += lead
     y = sep(y)
@@ -414,7 +423,7 @@ def layout_receipt(k: _Ctx, box) -> None:
         y += size * 3
         k.write(mid, y, str(rng.integers(10**11, 10**12)), font, size, align="center")
         y += lead
-    for s in ("THANK YOU", "PLEASE COME AGAIN", k.ts.url())[:int(rng.integers(1, 4))]:
+    for s in (k.tr("THANK YOU"), k.tr("PLEASE COME AGAIN"), k.ts.url())[:int(rng.integers(1, 4))]:
         k.write(mid, y, s, font, size, align="center")
         y += lead
 
@@ -429,7 +438,7 @@ def layout_mixed_sizes(k: _Ctx, box) -> None:
         align = str(rng.choice(["left", "center", "right"]))
         x = {"left": x0, "center": (x0 + x1) / 2, "right": x1}[align]
         for _ in range(int(rng.integers(1, 4))):
-            s = k.text(font, size, None, max(3, int((x1 - x0) / (size * 0.6))))
+            s = k.text(font, size, None, max(3, int((x1 - x0) / (size * 0.6 * k.ts.width_factor))))
             if k.write(x, y, s, font, size, align=align) is None and size > k.pt(20):
                 k.write(x, y, s.split(" ")[0], font, size, align=align)
             y += size * rng.uniform(1.2, 1.6)
@@ -533,18 +542,26 @@ class PageGenerator:
     """Deterministic page factory: ``PageGenerator(seed=1).page(i)`` is the same page on every call."""
 
     def __init__(self, cfg: PageConfig | None = None, seed: int = 0, fonts: list[FontInfo] | None = None,
-                 charset: str | None = None, allow_fallback_fonts: bool = False):
+                 charset: str | None = None, allow_fallback_fonts: bool = False, lang: str = "en", text=None):
         self.cfg = cfg or PageConfig()
         self.seed = int(seed)
-        self.book = FontBook(fonts if fonts is not None else discover(allow_fallback=allow_fallback_fonts))
-        self.ts = TextSource(seed, charset=charset)
+        if lang == "zh":                             # Chinese text, wording and fonts (synth.zh)
+            from synth.fonts import discover_zh
+            from synth.zh import ZhTextSource
+
+            self.book = FontBook(fonts if fonts is not None else discover_zh())
+            self.ts = text or ZhTextSource(seed, charset=charset)
+        elif lang == "en":
+            self.book = FontBook(fonts if fonts is not None else discover(allow_fallback=allow_fallback_fonts))
+            self.ts = text or TextSource(seed, charset=charset)
+        else:
+            raise ValueError(f"unknown language {lang!r}: en or zh")
 
     def page(self, index: int, layout: str | None = None, profile: str | None = None, geometry: bool = True,
              degrade: bool = True, labels: bool = False) -> PageSample:
         cfg = self.cfg
         rng = np.random.default_rng([self.seed, int(index)])
-        self.ts.rng = np.random.default_rng([self.seed, int(index), 1])
-        self.ts.faker.seed_instance(self.seed * 1_000_003 + int(index))
+        self.ts.reseed(np.random.default_rng([self.seed, int(index), 1]), self.seed * 1_000_003 + int(index))
         names = list(cfg.layouts)
         p = np.array([cfg.layouts[n] for n in names], float)
         layout = layout or names[int(rng.choice(len(names), p=p / p.sum()))]

@@ -65,6 +65,10 @@ def _vocabulary() -> tuple[list[str], np.ndarray]:
 class TextSource:
     """Deterministic source of document strings; ``TextSource(seed)()`` returns one random string."""
 
+    labels: dict[str, str] = {}      # a page layout's fixed wording, translated (synth.zh: into Chinese)
+    sep = " "                        # what separates the words of running text
+    width_factor = 1.0               # a character's width relative to Latin text's (page layouts size by it)
+
     def __init__(self, seed: int = 0, charset: str | None = None, locale: str = "en_US"):
         from faker import Faker
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["PUNCT", "SYMBOLS", "gb2312_hanzi", "charset_chars", "write_charset", "is_han", "ZhTextSource",
-           "ZH_KINDS", "capital_amount"]
+           "ZH_KINDS", "ZH_LABELS", "capital_amount"]
 
 PUNCT = "，。、；：？！“”‘’（）《》【】…—·￥「」『』〈〉〔〕〇"
 SYMBOLS = "℃①②③④⑤⑥⑦⑧⑨⑩●○■□▲△★☆→←↑↓≤≥※√"     # seen on Chinese forms, notices and receipts
@@ -141,10 +141,31 @@ def _vocabulary() -> tuple[list[str], np.ndarray]:
     return words, np.cumsum(freqs / freqs.sum())
 
 
+ZH_LABELS = {
+    "Re: ": "事由：", "Dear {},": "尊敬的{}：", "Sincerely,": "此致", "Yours faithfully,": "此致敬礼",
+    "Kind regards,": "顺祝商祺", "Best regards,": "敬上", "?": "？", "Yes": "是", "No": "否", ":": "：", ": ": "：",
+    "Name": "姓名", "Date": "日期", "Address": "地址", "City": "城市", "Phone": "电话", "E-mail": "电子邮箱",
+    "Account No.": "账号", "Amount": "金额", "Signature": "签名", "Department": "部门", "Reference": "编号",
+    "Approved by": "审批人", "Position": "职务", "Company": "单位", "Description": "品名", "Qty": "数量",
+    "Price": "单价", "Code": "编码", "Item": "项目", "Rate": "税率", "Total": "合计", "Ref": "备注", "Tax": "税额",
+    "INVOICE": "发票", "TAX INVOICE": "增值税普通发票", "Invoice": "销售单", "QUOTATION": "报价单",
+    "STATEMENT": "对账单", "Invoice No:": "发票号码：", "Date:": "开票日期：", "Due Date:": "付款期限：",
+    "Customer ID:": "客户编号：", "Bill To:": "购买方：", "Subtotal": "小计", "Shipping": "运费",
+    "Total Due": "应付合计", "Cashier": "收银员", "Receipt No": "单号", "Table": "桌号", "SUBTOTAL": "小计",
+    "TAX": "税额", "ROUNDING": "抹零", "TOTAL": "合计", "CASH": "现金", "CHANGE": "找零", "THANK YOU": "谢谢惠顾",
+    "PLEASE COME AGAIN": "欢迎再次光临"}
+
+
 class ZhTextSource:
     """Deterministic source of Chinese document strings; ``ZhTextSource(seed)()`` returns one string.
     The same interface as :class:`synth.text.TextSource` (``rng``, ``faker``, ``__call__``, ``line``,
-    ``fit``), so :class:`synth.lines.LineGenerator` draws from either."""
+    ``fit``, the text kinds page layouts ask for by their English names, and ``labels``, the layouts'
+    fixed wording in Chinese), so :class:`synth.lines.LineGenerator` and :class:`synth.pages.PageGenerator`
+    draw from either."""
+
+    labels = ZH_LABELS
+    sep = ""                       # running text has no spaces between words
+    width_factor = 1.8             # a hanzi is about an em wide, a Latin letter about 0.55 em
 
     def __init__(self, seed: int = 0, charset: str | None = None, rare: float | None = None):
         from faker import Faker
@@ -268,6 +289,29 @@ class ZhTextSource:
     def heading(self) -> str:
         return self._pick(_HEADINGS)
 
+    # the kinds page layouts ask for by their English names (synth.text.KINDS)
+    def words_(self, n: int | None = None) -> str:
+        return self.clause(n)
+
+    def time(self) -> str:
+        h, m = (int(x) for x in self.rng.integers((0, 0), (24, 60)))
+        return self._pick((f"{h:02d}:{m:02d}", f"{h}时{m}分", f"{h:02d}:{m:02d}:{int(self.rng.integers(60)):02d}"))
+
+    def code(self) -> str:
+        return self.invoice().split("：")[-1] if self._p(0.5) else self.english.code()
+
+    def sku(self) -> str:
+        return self.english.sku()
+
+    def percent(self) -> str:
+        return f"{self.rng.uniform(0, 100):.{int(self.rng.integers(0, 3))}f}%"
+
+    def email(self) -> str:
+        return self.faker.email()
+
+    def url(self) -> str:
+        return self._pick((self.faker.url, self.faker.domain_name, lambda: f"www.{self.faker.domain_name()}"))()
+
     def rare(self) -> str:
         """Hanzi drawn uniformly from the charset, in runs like words."""
         n = int(self.rng.integers(4, 15))
@@ -278,7 +322,7 @@ class ZhTextSource:
     def of_kind(self, kind: str) -> str:
         if kind == "english":
             return self.english.line(40)
-        return getattr(self, kind)()
+        return (self.words_ if kind == "words" else getattr(self, kind))()
 
     # ---- public --------------------------------------------------------------------------------------
     def __call__(self, kind: str | None = None, max_chars: int = 40) -> str:

@@ -361,3 +361,21 @@ def test_chinese_lines_render_in_the_training_fonts_only():
     assert not any(fontmod.ZH_RESERVED.search(s.meta["font"]) for s in samples)
     again = LineGenerator(cfg.line, seed=2, charset=configs.read_charset(cfg.charset), lang=cfg.lang).line(7)
     assert again.text == samples[7].text and np.array_equal(again.image, samples[7].image)
+
+
+@pytest.mark.skipif(not fontmod._scan_zh(fontmod.FONT_DIRS), reason="no Chinese fonts installed")
+def test_chinese_pages_have_chinese_wording_and_lines_without_invented_spaces():
+    from synth.pages import PageGenerator
+
+    gen = PageGenerator(seed=3, lang="zh")
+    for i, layout in enumerate(["letter", "receipt", "invoice", "form"]):
+        p = gen.page(i, layout=layout, geometry=False, degrade=False)
+        texts = [ln["text"] for ln in p.lines]
+        han = sum(sum("\u4e00" <= c <= "\u9fff" for c in t) for t in texts)
+        assert han > 0.25 * sum(map(len, texts)), layout                          # receipts: many prices
+        assert not any(re.search(r"[\u4e00-\u9fff] [\u4e00-\u9fff]", t) for t in texts if layout == "letter")
+        assert not any(fontmod.ZH_RESERVED.search(ln.get("font", "")) for ln in p.lines)
+    words = " ".join(ln["text"] for ln in gen.page(2, layout="invoice", geometry=False, degrade=False).lines)
+    assert "Invoice No" not in words and "Bill To" not in words                    # the wording is Chinese
+    again = PageGenerator(seed=3, lang="zh").page(1, layout="receipt")
+    assert np.array_equal(again.image, gen.page(1, layout="receipt").image)
