@@ -10,6 +10,7 @@ import pytest
 import pipeline
 from pipeline.cli import ocr_batch, ocr_page
 from pipeline.evaluate import token_counts
+from synth.fonts import FONT_DIRS, _scan_zh
 from synth.pageset import _parse
 
 RECEIPT = "samples/receipt.jpg"
@@ -193,3 +194,50 @@ def test_lines_read_below_the_confidence_floor_are_left_off_unless_asked_for(tmp
     assert ocr_page(["samples/form.jpg", "--min-confidence", "1.5"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "min_confidence" in err
+
+
+@pytest.mark.skipif(not _scan_zh(FONT_DIRS), reason="no Chinese fonts installed")
+def test_a_chinese_line_goes_through_the_whole_pipeline_with_a_tiny_model(tmp_path):
+    """The zh path end to end: a page with one Chinese + digits line, the shipped detector, a tiny zh
+    recognizer taught that one strip (the strip the pipeline itself cuts), its words and exports."""
+    import torch
+    from PIL import Image, ImageDraw
+
+    from pipeline.exporters import export
+    from recognition import preprocess, weightfile
+    from recognition.charset import Charset
+    from recognition.crnn import CRNN
+    from recognition.train import ctc_loss
+    from synth.fonts import discover_zh
+
+    text = "发票号码：05467891"
+    font = next(f for f in discover_zh() if "NotoSansCJK-Regular" in f.path).font(40)
+    im = Image.new("RGB", (900, 220), "white")
+    ImageDraw.Draw(im).text((60, 80), text, font=font, fill=(20, 20, 20))
+    page = np.asarray(im)
+    base = pipeline.load(threads=2, orientation="none")
+    _, _, quads, strips = base.line_strips(page)
+    assert len(strips) == 1
+    cs = Charset.from_file("charsets/zh.txt")
+    torch.manual_seed(0)
+    model = CRNN(len(cs), width=0.25, hidden=32, rank=16)
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    x, widths = preprocess.batch([preprocess.resize_height(preprocess.to_gray(strips[0].image))])
+    labels = [cs.encode(text)]
+    for _ in range(300):
+        loss, _ = ctc_loss(model(x, widths), widths, labels, torch.zeros(1, dtype=torch.bool), [], cs.blank)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if loss.item() < 0.02:
+            break
+    path = weightfile.save(tmp_path / "crnn_zh_tiny.pt", model.eval(), cs, {"data": ["one test line"]})
+    ocr = pipeline.load(threads=2, orientation="none", lang="zh", recognizer_weights=path)
+    assert ocr.config.recognizer.lang == "zh" and ocr.config.recognizer.lm_weight > 0   # config keeps it,
+    assert ocr.recognizer.lm is None                                                     # the zh path has none
+    result = ocr(page)
+    assert result.text == text
+    assert [w.text for w in result.lines[0].words] == ["发票号码：", "05467891"]
+    root = ET.fromstring(export([result], "alto"))
+    assert [s.get("CONTENT") for s in root.iter("{http://www.loc.gov/standards/alto/ns-v4#}String")] == \
+        ["发票号码：", "05467891"]
