@@ -188,7 +188,7 @@ def test_ocr_batch_hands_the_confidence_floor_to_every_worker(tree, tmp_path, mo
 
     loads, runs, orients = [], [], []
 
-    def fake_load(config=None, device="cpu", threads=None, min_confidence=None, orientation=None):
+    def fake_load(config=None, device="cpu", threads=None, min_confidence=None, orientation=None, lang=None):
         loads.append(min_confidence)
         orients.append(orientation)
         return FakeOCR()

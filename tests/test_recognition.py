@@ -625,7 +625,7 @@ def test_training_starts_from_a_weight_file_and_refuses_a_mismatch(tmp_path):
     for name, p in src.named_parameters():  # parameters, not BatchNorm's running statistics
         assert torch.equal(ck["model"][name], p.detach()), name
     wide = replace(cfg, model=replace(cfg.model, width=0.5))
-    with pytest.raises(SystemExit, match="width 0.25, hidden 32 differ"):
+    with pytest.raises(SystemExit, match="width 0.25, hidden 32, rank 0 differ"):
         train(wide, tmp_path / "run2", progress=False, max_steps=1)
     missing = replace(cfg, model=replace(cfg.model, init=str(tmp_path / "nope.pt")))
     with pytest.raises(SystemExit, match="no such weight file"):
