@@ -121,19 +121,23 @@ def _fallback() -> list[FontInfo]:
             for cat in ("sans", "serif", "mono")]
 
 
+def _font_files(dirs: tuple[str, ...], suffixes: tuple[str, ...], zh: bool):
+    """Font files under ``dirs`` with one of ``suffixes``: the Chinese packages' (``zh``) or the others."""
+    for d in dirs:
+        root = Path(os.path.expanduser(d))
+        if root.is_dir():
+            for p in sorted(root.rglob("*")):
+                if p.suffix.lower() in suffixes and p.is_file() and bool(ZH_FONTS.search(p.name)) == zh:
+                    yield p
+
+
 @functools.lru_cache(maxsize=8)
 def _scan(dirs: tuple[str, ...]) -> tuple[FontInfo, ...]:
     seen: dict[tuple[str, str], FontInfo] = {}
-    for d in dirs:
-        root = Path(os.path.expanduser(d))
-        if not root.is_dir():
-            continue
-        for p in sorted(root.rglob("*")):
-            if p.suffix.lower() not in (".ttf", ".otf") or not p.is_file() or ZH_FONTS.search(p.name):
-                continue
-            info = _read(p)
-            if info is not None:  # the same face from two packages counts once
-                seen.setdefault((info.family, info.style), info)
+    for p in _font_files(dirs, (".ttf", ".otf"), zh=False):
+        info = _read(p)
+        if info is not None:  # the same face from two packages counts once
+            seen.setdefault((info.family, info.style), info)
     return tuple(sorted(seen.values(), key=lambda f: f.path))
 
 
@@ -153,27 +157,21 @@ def _scan_zh(dirs: tuple[str, ...]) -> tuple[FontInfo, ...]:
     from fontTools.ttLib import TTCollection, TTLibError
 
     seen: dict[tuple[str, str], FontInfo] = {}
-    for d in dirs:
-        root = Path(os.path.expanduser(d))
-        if not root.is_dir():
-            continue
-        for p in sorted(root.rglob("*")):
-            if p.suffix.lower() not in (".ttf", ".otf", ".ttc") or not p.is_file() or not ZH_FONTS.search(p.name):
+    for p in _font_files(dirs, (".ttf", ".otf", ".ttc"), zh=True):
+        faces = [0]
+        if p.suffix.lower() == ".ttc":
+            try:
+                with TTCollection(str(p), lazy=True) as coll:
+                    faces = list(range(len(coll.fonts)))
+            except (TTLibError, OSError):
                 continue
-            faces = [0]
-            if p.suffix.lower() == ".ttc":
-                try:
-                    with TTCollection(str(p), lazy=True) as coll:
-                        faces = list(range(len(coll.fonts)))
-                except (TTLibError, OSError):
-                    continue
-            for i in faces:
-                info = _read(p, i)
-                if info is None or sum(ord(c) in _HAN for c in info.chars) < 6000:
-                    continue
-                if len(faces) > 1 and not _ZH_FACE.search(info.family):
-                    continue                                  # the Japanese, Korean, traditional faces
-                seen.setdefault((info.family, info.style), info)
+        for i in faces:
+            info = _read(p, i)
+            if info is None or sum(ord(c) in _HAN for c in info.chars) < 6000:
+                continue
+            if len(faces) > 1 and not _ZH_FACE.search(info.family):
+                continue                                      # the Japanese, Korean, traditional faces
+            seen.setdefault((info.family, info.style), info)
     return tuple(sorted(seen.values(), key=lambda f: (f.path, f.index)))
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 import configs
 
-__all__ = ["TextSource", "KINDS", "EXTRA_KINDS"]
+__all__ = ["TextSource", "Drawing", "KINDS", "EXTRA_KINDS"]
 
 KINDS = ("words", "sentence", "name", "address", "company", "date", "time", "money", "percent", "phone",
          "email", "url", "code", "sku", "punct", "heading", "mixed", "number", "field")
@@ -62,7 +62,26 @@ def _vocabulary() -> tuple[list[str], np.ndarray]:
     return words, np.cumsum(freqs / freqs.sum())
 
 
-class TextSource:
+class Drawing:
+    """What a text source draws with: ``rng``, ``faker`` and a frequency-ranked ``words`` list with its
+    cumulative distribution ``_cdf`` (set by the subclass)."""
+
+    def reseed(self, rng: np.random.Generator, faker_seed: int) -> None:
+        """Draw from ``rng`` and Faker seeded with ``faker_seed`` from now on (one line's own stream)."""
+        self.rng = rng
+        self.faker.seed_instance(faker_seed)
+
+    def _pick(self, seq):
+        return seq[int(self.rng.integers(len(seq)))]
+
+    def _p(self, p: float) -> bool:
+        return bool(self.rng.random() < p)
+
+    def word(self) -> str:
+        return self.words[int(np.searchsorted(self._cdf, self.rng.random()))]
+
+
+class TextSource(Drawing):
     """Deterministic source of document strings; ``TextSource(seed)()`` returns one random string."""
 
     labels: dict[str, str] = {}      # a page layout's fixed wording, translated (synth.zh: into Chinese)
@@ -78,21 +97,7 @@ class TextSource:
         self.charset = frozenset(charset if charset is not None else configs.read_charset())
         self.words, self._cdf = _vocabulary()
 
-    def reseed(self, rng: np.random.Generator, faker_seed: int) -> None:
-        """Draw from ``rng`` and Faker seeded with ``faker_seed`` from now on (one line's own stream)."""
-        self.rng = rng
-        self.faker.seed_instance(faker_seed)
-
     # ---- helpers -------------------------------------------------------------------------------------
-    def _pick(self, seq):
-        return seq[int(self.rng.integers(len(seq)))]
-
-    def _p(self, p: float) -> bool:
-        return bool(self.rng.random() < p)
-
-    def word(self) -> str:
-        return self.words[int(np.searchsorted(self._cdf, self.rng.random()))]
-
     def fit(self, text: str, chars: frozenset | set | None = None) -> str:
         """Limit ``text`` to the charset and to ``chars`` (a font's), using ASCII look-alikes."""
         allowed = self.charset if chars is None else self.charset & (set(chars) | {" "})

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from synth.text import Drawing
+
 __all__ = ["PUNCT", "SYMBOLS", "gb2312_hanzi", "charset_chars", "write_charset", "is_han", "ZhTextSource",
            "ZH_KINDS", "ZH_LABELS", "capital_amount"]
 
@@ -156,7 +158,7 @@ ZH_LABELS = {
     "PLEASE COME AGAIN": "欢迎再次光临"}
 
 
-class ZhTextSource:
+class ZhTextSource(Drawing):
     """Deterministic source of Chinese document strings; ``ZhTextSource(seed)()`` returns one string.
     The same interface as :class:`synth.text.TextSource` (``rng``, ``faker``, ``__call__``, ``line``,
     ``fit``, the text kinds page layouts ask for by their English names, and ``labels``, the layouts'
@@ -188,20 +190,10 @@ class ZhTextSource:
 
     def reseed(self, rng: np.random.Generator, faker_seed: int) -> None:
         """Draw from ``rng`` and Faker seeded with ``faker_seed`` from now on, the English lines too."""
-        self.rng = rng
-        self.faker.seed_instance(faker_seed)
+        super().reseed(rng, faker_seed)
         self.english.reseed(rng, faker_seed)
 
     # ---- helpers -------------------------------------------------------------------------------------
-    def _pick(self, seq):
-        return seq[int(self.rng.integers(len(seq)))]
-
-    def _p(self, p: float) -> bool:
-        return bool(self.rng.random() < p)
-
-    def word(self) -> str:
-        return self.words[int(np.searchsorted(self._cdf, self.rng.random()))]
-
     def fit(self, text: str, chars: frozenset | set | None = None) -> str:
         """Limit ``text`` to the charset and to ``chars`` (a font's); runs of spaces become one."""
         allowed = self.charset if chars is None else self.charset & (set(chars) | {" "})
