@@ -62,6 +62,9 @@ class ModelConfig:
     charset: str = "charsets/default.txt"
     init: str = ""                          # weight file to start from (same arch and charset), e.g. a
                                             # previous run's best.pt; empty = random initialisation
+    init_backbone: str = ""                 # weight file whose conv stack and BiLSTM (same width and hidden,
+                                            # any charset) start the model, the output layer starting random:
+                                            # the zh recognizer starts from the English one's stroke features
 
 
 @dataclass(frozen=True)
@@ -659,6 +662,10 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True, max_steps: int | N
         init_prov = _init_from(model, charset, cfg.model)
         sources = [f"initialised from {cfg.model.init} ({init_prov.get('steps', '?')} steps on: "
                    + "; ".join(init_prov.get("data", [])) + ")"] + sources
+    elif cfg.model.init_backbone:
+        init_prov = _init_backbone(model, cfg.model)
+        sources = [f"conv stack and BiLSTM initialised from {cfg.model.init_backbone} "
+                   f"({init_prov.get('steps', '?')} steps), output layer from random"] + sources
     extra = ([_hard_pool(cfg, model, charset, pools[0], out, device, progress)] if d.synth_hard > 0 else []) \
         + ([_separator_pool(cfg, charset, cache, progress)] if d.separators else [])
     for pool, share, source in extra:
@@ -733,6 +740,22 @@ def _init_from(model: CRNN, charset: Charset, mc: ModelConfig) -> dict:
         raise SystemExit(f"ocr-train: {mc.init}: width {src.width}, hidden {src.hidden}, rank {src.rank} differ "
                          f"from the config's {mc.width}, {mc.hidden}, {mc.rank}; cannot start from it")
     model.load_state_dict({k: v.float() for k, v in src.state_dict().items()})
+    return prov
+
+
+def _init_backbone(model: CRNN, mc: ModelConfig) -> dict:
+    """Copy the conv stack and BiLSTM of ``mc.init_backbone`` into ``model``, whatever that file's charset;
+    the output layer keeps its random start. Returns that file's provenance."""
+    try:
+        src, _, prov = weightfile.load(mc.init_backbone)
+    except weightfile.WeightFileError as exc:
+        raise SystemExit(f"ocr-train: model.init_backbone: {exc}") from None
+    if (src.width, src.hidden) != (mc.width, mc.hidden):
+        raise SystemExit(f"ocr-train: {mc.init_backbone}: width {src.width}, hidden {src.hidden} differ from the "
+                         f"config's {mc.width}, {mc.hidden}; cannot take its backbone")
+    body = {k: v.float() for k, v in src.state_dict().items() if k.startswith(("cnn.", "rnn."))}
+    missing, _ = model.load_state_dict(body, strict=False)
+    assert all(k.startswith("fc.") for k in missing), missing
     return prov
 
 

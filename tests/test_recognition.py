@@ -632,6 +632,28 @@ def test_training_starts_from_a_weight_file_and_refuses_a_mismatch(tmp_path):
         train(missing, tmp_path / "run3", progress=False, max_steps=1)
 
 
+def test_training_takes_the_backbone_of_another_charsets_weights(tmp_path):
+    from dataclasses import replace
+
+    from recognition.train import train
+
+    torch.manual_seed(12)
+    small = Charset("abc")                                    # another charset, a full output layer
+    src = CRNN(len(small), 0.25, 32)
+    weightfile.save(tmp_path / "en.pt", src, small, {"data": ["latin"], "steps": 9}, half=False)
+    cfg = _tiny_cfg(tmp_path, lr=0.0)
+    cfg = replace(cfg, model=replace(cfg.model, rank=8, init_backbone=str(tmp_path / "en.pt")))
+    train(cfg, tmp_path / "run", progress=False, max_steps=1)
+    ck = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    for name, p in src.named_parameters():
+        if name.startswith(("cnn.", "rnn.")):
+            assert torch.equal(ck["model"][name], p.detach()), name
+    assert ck["model"]["fc.1.weight"].shape == (len(Charset.from_file()), 8)   # this run's own output layer
+    wide = replace(cfg, model=replace(cfg.model, hidden=48))
+    with pytest.raises(SystemExit, match="width 0.25, hidden 32 differ"):
+        train(wide, tmp_path / "run2", progress=False, max_steps=1)
+
+
 def test_line_losses_score_each_line_as_it_scores_alone():
     from recognition.train import ctc_per_line, line_losses
 
