@@ -27,17 +27,35 @@ class OCR:
     :class:`recognition.predictor.Recognition` per crop (``.text``, ``.confidence``, ``.char_conf``,
     ``.char_x``), in input order."""
 
-    def __init__(self, recognizer=None, detector=None, config=None):
+    def __init__(self, recognizer=None, detector=None, config=None, readers: dict | None = None):
         from pipeline.config import PipelineConfig
 
         self.recognizer, self.detector = recognizer, detector
         self.config = config or PipelineConfig()
+        # --lang auto: every language's recognizer (recognizer is the en one); else just recognizer's
+        self.readers = readers or {self.config.recognizer.lang: recognizer}
+
+    @property
+    def auto(self) -> bool:
+        """Is the language chosen per page (``recognizer.lang: auto``)?"""
+        return len(self.readers) > 1
+
+    def language(self, crops) -> str:
+        """The language the crops are read in: the configured one, or with ``auto`` the one
+        :func:`pipeline.language.choose` picks from a sample of them."""
+        if not self.auto:
+            return next(iter(self.readers))
+        from pipeline.language import choose
+
+        return choose(self.readers, crops, self.config.language).lang
 
     def recognize(self, crops) -> list:
-        """Read horizontal text-line crops (RGB or gray uint8 arrays of any size)."""
+        """Read horizontal text-line crops (RGB or gray uint8 arrays of any size); with ``auto`` all of them
+        in the language a sample of them reads best in."""
         if self.recognizer is None:
             raise NoWeightsError(_missing("recognizer", recognition.WEIGHTS_DIR))
-        return self.recognizer(list(crops))
+        crops = list(crops)
+        return self.readers[self.language(crops)](crops)
 
     def detect(self, image) -> list:
         """Text lines of a page (path, bytes, array or PIL image), top to bottom, in its own pixels."""
@@ -105,18 +123,30 @@ class OCR:
         sources = sources or [None] * len(rgbs)
         pages = pages or list(range(len(rgbs)))
         prepared = [self.line_strips(rgb) for rgb in rgbs]       # (gray, orientation, quads, strips) per page
-        all_strips = [s.image for p in prepared for s in p[3]]
-        all_reads = self.recognizer(all_strips) if all_strips else []
-        out, k = [], 0
-        for (gray, orient, quads, strips), rgb, source, index in zip(prepared, rgbs, sources, pages):
-            reads, k = all_reads[k:k + len(strips)], k + len(strips)
+        langs = [self.language([s.image for s in p[3]]) for p in prepared]
+        page_reads = self._read_by_language([[s.image for s in p[3]] for p in prepared], langs)
+        out = []
+        for (gray, orient, quads, strips), reads, lang, rgb, source, index in zip(prepared, page_reads, langs, rgbs,
+                                                                                  sources, pages):
             to_up, _ = geometry.upright_map(*rgb.shape[:2], orient.angle)
             quads_up = [q @ to_up[:, :2].T + to_up[:, 2] for q in quads]
             page = layout.assemble(rgb.shape[:2], quads, quads_up, strips, reads, cfg.layout,
                                    source=source, page=index, angle=orient.angle)
-            page.orientation_confidence = orient.confidence
+            page.orientation_confidence, page.lang = orient.confidence, lang
             out.append(page)
         _return_freed_memory()
+        return out
+
+    def _read_by_language(self, page_strips: list[list], langs: list[str]) -> list[list]:
+        """The readings of each page's strips, by its language's recognizer: the strips of all pages of one
+        language go through it together, in width-sorted batches."""
+        out: list[list] = [[] for _ in page_strips]
+        for lang in dict.fromkeys(langs):
+            mine = [i for i, g in enumerate(langs) if g == lang]
+            strips = [s for i in mine for s in page_strips[i]]
+            reads, k = (self.readers[lang](strips) if strips else []), 0
+            for i in mine:
+                out[i], k = reads[k:k + len(page_strips[i])], k + len(page_strips[i])
         return out
 
     def line_strips(self, rgb) -> tuple:
@@ -184,7 +214,8 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
     ``final.pt``), read in place of the shipped one; only the shipped files are checked against their
     recorded SHA-256. ``lang``, when given, replaces the config's ``recognizer.lang``: ``"en"`` (Latin
     script, the default) or ``"zh"`` (Simplified Chinese + English), the shipped recognizer of that
-    language (:data:`recognition.WEIGHT_FILES`)."""
+    language (:data:`recognition.WEIGHT_FILES`), or ``"auto"``: both, each page read by the one that
+    :mod:`pipeline.language` picks (``Page.lang`` says which)."""
     from dataclasses import replace
 
     import torch
@@ -201,10 +232,18 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         cfg = replace(cfg, page=replace(cfg.page, orientation=str(orientation)))
     if lang is not None:
         cfg = replace(cfg, recognizer=replace(cfg.recognizer, lang=str(lang)))
-    rec_path = Path(recognizer_weights) if recognizer_weights else recognition.weights_path(cfg.recognizer.lang)
-    if rec_path is None and cfg.recognizer.lang != "en":
-        raise NoWeightsError(f"no weights yet for the {cfg.recognizer.lang} recognizer: this build ships no "
-                             f"{recognition.WEIGHTS_DIR / recognition.WEIGHT_FILES[cfg.recognizer.lang]}")
+    auto = cfg.recognizer.lang == "auto"
+    if auto and recognizer_weights:
+        raise ValueError("--lang auto chooses between the shipped recognizers; a recognizer weight file reads one "
+                         "language: give its --lang")
+    langs = recognition.LANGS if auto else (cfg.recognizer.lang,)
+    rec_paths = {g: Path(recognizer_weights) if recognizer_weights else recognition.weights_path(g) for g in langs}
+    for g, path in rec_paths.items():
+        if path is None and g != "en":
+            raise NoWeightsError(f"no weights yet for the {g} recognizer: this build ships no "
+                                 f"{recognition.WEIGHTS_DIR / recognition.WEIGHT_FILES[g]}"
+                                 + ("; --lang auto needs every language's" if auto else ""))
+    rec_path = rec_paths[langs[0]]
     det_path = Path(detector_weights) if detector_weights else detection.weights_path()
     for given in (p for p in (detector_weights, recognizer_weights) if p):
         if not Path(given).is_file():
@@ -216,21 +255,23 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         raise ValueError("device 'cuda' asked for, but no CUDA GPU is visible")
     if threads:
         torch.set_num_threads(int(threads))
-    rec = det = None
+    det = None
     precision = resolve_precision(cfg.runtime.precision, device)
-    english = cfg.recognizer.lang == "en"            # the shipped character language model is English
-    lm_path = recognition.lm_path() if rec_path is not None and english and cfg.recognizer.lm_weight > 0 else None
-    for path, given in ((rec_path, recognizer_weights), (det_path, detector_weights), (lm_path, None)):
+    # the shipped character language model is English
+    lm_path = recognition.lm_path() if rec_path is not None and "en" in langs and cfg.recognizer.lm_weight > 0 else None
+    for path, given in [*((p, recognizer_weights) for p in rec_paths.values()), (det_path, detector_weights),
+                        (lm_path, None)]:
         if path is not None and not given:
             integrity.verify(path)                  # the recorded SHA-256 (pipeline/integrity.py)
+    readers = {}
     if rec_path is not None:
         from dataclasses import asdict
 
         # RecognizerConfig's fields are Recognizer's keyword arguments, one for one, but lang
         kwargs = {k: v for k, v in asdict(cfg.recognizer).items() if k != "lang"}
-        if not english:
-            kwargs["lm_weight"] = 0.0
-        rec = Recognizer.from_file(rec_path, device=device, precision=precision, lm=lm_path, **kwargs)
+        for g, path in rec_paths.items():
+            readers[g] = Recognizer.from_file(path, device=device, precision=precision,
+                                              **({**kwargs, "lm": lm_path} if g == "en" else {**kwargs, "lm_weight": 0.0}))
     if det_path is not None:
         det = Detector.from_file(det_path, cfg.detector, device=device, precision=precision)
-    return OCR(rec, det, cfg)
+    return OCR(readers.get(langs[0]), det, cfg, readers if auto else None)

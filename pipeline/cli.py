@@ -15,8 +15,8 @@ __all__ = ["ocr_page", "ocr_batch", "ocr_train", "ocr_eval", "ocr_synth"]
 _ORIENTATION_HELP = ("auto: turn each page the quarter turn (0/90/180/270) its text reads best at, by the "
                      "models' evidence (default: the config's page.orientation, auto as shipped); none: read "
                      "pages as given; 0, 90, 180 or 270: turn every page by that many degrees counter-clockwise")
-_LANG_HELP = ("the recognizer: en, Latin script; zh, Simplified Chinese and English (default: the config's "
-              "recognizer.lang, en as shipped)")
+_LANG_HELP = ("the recognizer: en, Latin script; zh, Simplified Chinese and English; auto, per page the one "
+              "that reads a sample of its lines better (default: the config's recognizer.lang, en as shipped)")
 _MIN_CONFIDENCE_HELP = ("leave off lines read less confidently than C, 0 to 1 (default: the config's "
                         "layout.min_confidence, 0.5 as shipped; 0 keeps every line)")
 
@@ -44,9 +44,9 @@ def _numbered(path: Path, n: int, total: int) -> Path:
 
 
 def _page_parser() -> argparse.ArgumentParser:
+    from pipeline.config import LANG_MODES
     from pipeline.exporters import FORMATS
     from pipeline.orientation import MODES
-    from recognition import LANGS
 
     ap = argparse.ArgumentParser(
         prog="ocr-page", description="Read the text of scanned pages, receipts, forms and photos of pages.",
@@ -65,7 +65,7 @@ def _page_parser() -> argparse.ArgumentParser:
     ap.add_argument("--config", help="pipeline YAML (default: configs/default.yaml)")
     ap.add_argument("--min-confidence", type=float, default=None, metavar="C", help=_MIN_CONFIDENCE_HELP)
     ap.add_argument("--orientation", choices=MODES, default=None, help=_ORIENTATION_HELP)
-    ap.add_argument("--lang", choices=LANGS, default=None, help=_LANG_HELP)
+    ap.add_argument("--lang", choices=LANG_MODES, default=None, help=_LANG_HELP)
     return ap
 
 
@@ -258,8 +258,8 @@ def _dump_crops(ocr, pages, images, folder: Path) -> None:
 def ocr_batch(argv: list[str] | None = None) -> int:
     from pipeline import batch
     from pipeline.exporters import display_name
+    from pipeline.config import LANG_MODES
     from pipeline.orientation import MODES
-    from recognition import LANGS
 
     ap = argparse.ArgumentParser(
         prog="ocr-batch", description="Convert a folder of scans (recursively), mirroring its tree.",
@@ -277,7 +277,7 @@ def ocr_batch(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", help="pipeline YAML (default: configs/default.yaml)")
     ap.add_argument("--min-confidence", type=float, default=None, metavar="C", help=_MIN_CONFIDENCE_HELP)
     ap.add_argument("--orientation", choices=MODES, default=None, help=_ORIENTATION_HELP)
-    ap.add_argument("--lang", choices=LANGS, default=None, help=_LANG_HELP)
+    ap.add_argument("--lang", choices=LANG_MODES, default=None, help=_LANG_HELP)
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     formats = [f.strip() for f in args.format.split(",") if f.strip()]

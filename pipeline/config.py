@@ -5,17 +5,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import configs
+import recognition
 from detection.predictor import DetectorConfig
 from pipeline.crop import CropConfig
+from pipeline.language import LanguageConfig
 from pipeline.layout import LayoutConfig
 
-__all__ = ["PipelineConfig", "RuntimeConfig", "PageConfig", "RecognizerConfig", "DetectorConfig", "CropConfig", "LayoutConfig", "load"]
+__all__ = ["LANG_MODES", "LanguageConfig", "PipelineConfig", "RuntimeConfig", "PageConfig", "RecognizerConfig", "DetectorConfig", "CropConfig", "LayoutConfig", "load"]
+
+
+LANG_MODES = (*recognition.LANGS, "auto")     # recognizer.lang, --lang
 
 
 @dataclass(frozen=True)
 class RecognizerConfig:
-    lang: str = "en"             # which shipped recognizer reads the lines: en (Latin script) or zh (Simplified
-                                 # Chinese + English); not a Recognizer argument (pipeline.load picks the file)
+    lang: str = "en"             # which shipped recognizer reads the lines: en (Latin script), zh (Simplified
+                                 # Chinese + English) or auto (per page, pipeline.language); not a Recognizer
+                                 # argument (pipeline.load picks the file)
     beam_width: int = 1
     batch_size: int = 32
     batch_pixels: int = 12000
@@ -31,10 +37,8 @@ class RecognizerConfig:
     lm_bonus: float = 0.0
 
     def __post_init__(self):
-        import recognition
-
-        if self.lang not in recognition.LANGS:
-            raise ValueError(f"recognizer.lang must be one of {', '.join(recognition.LANGS)}, got {self.lang!r}")
+        if self.lang not in LANG_MODES:
+            raise ValueError(f"recognizer.lang must be one of {', '.join(LANG_MODES)}, got {self.lang!r}")
         if self.beam_width < 1 or self.batch_size < 1 or self.batch_pixels < 32 or self.max_width < 8:
             raise ValueError("beam_width and batch_size must be >= 1, batch_pixels >= 32, max_width >= 8")
         if self.reread_dense < 0 or self.reread_stretch < 1:
@@ -82,6 +86,7 @@ class PipelineConfig:
     runtime: RuntimeConfig = RuntimeConfig()
     page: PageConfig = PageConfig()
     recognizer: RecognizerConfig = RecognizerConfig()
+    language: LanguageConfig = LanguageConfig()
     detector: DetectorConfig = DetectorConfig()
     crop: CropConfig = CropConfig()
     layout: LayoutConfig = LayoutConfig()

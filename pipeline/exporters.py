@@ -9,9 +9,10 @@ suffix. The XML formats are built with :mod:`xml.etree.ElementTree`, so text and
 - ``json``: schema ``ocr-page/1`` (:meth:`Page.to_dict`): one object for a one-page input, a list of
   them for a multi-page one.
 - ``hocr``: XHTML with ``ocr_page`` / ``ocr_carea`` / ``ocr_par`` / ``ocr_line`` / ``ocrx_word``, ``bbox``
-  and ``x_wconf`` (0-100).
+  and ``x_wconf`` (0-100); ``lang`` is the first page's language (``Page.lang``), and a page read in
+  another language carries its own.
 - ``alto``: ALTO v4 (``Page`` / ``PrintSpace`` / ``TextBlock`` / ``TextLine`` / ``String`` + ``SP``), pixels,
-  ``WC`` 0-1.
+  ``WC`` 0-1, each ``TextBlock``'s ``LANG`` its page's language.
 - ``tsv``: Tesseract's columns (level 1 page, 2 block, 3 paragraph, 4 line, 5 word; ``conf`` -1 except on
   words).
 - ``pdf``: :func:`pipeline.pdf.searchable_pdf`, the page images with an invisible text layer.
@@ -144,7 +145,8 @@ def _blocks(page: Page) -> list[tuple[list[float], list[Line]]]:
 
 # ---- hOCR ---------------------------------------------------------------------------------------------
 def to_hocr(pages: list[Page]) -> bytes:
-    html = ET.Element("html", {"xmlns": "http://www.w3.org/1999/xhtml", "xml:lang": "en", "lang": "en"})
+    lang = pages[0].lang if pages else "en"           # the document's language; a page read in another says so
+    html = ET.Element("html", {"xmlns": "http://www.w3.org/1999/xhtml", "xml:lang": lang, "lang": lang})
     head = ET.SubElement(html, "head")
     ET.SubElement(head, "title").text = (_clean(display_name(pages[0].source or "")) if pages else "") or "OCR output"
     ET.SubElement(head, "meta", {"http-equiv": "Content-Type", "content": "text/html;charset=utf-8"})
@@ -155,7 +157,8 @@ def to_hocr(pages: list[Page]) -> bytes:
     for pn, page in enumerate(pages, 1):
         src = _clean(display_name(page.source or "")).replace('"', "")
         title = (f'image "{src}"; ' if src else "") + f"bbox 0 0 {page.width} {page.height}; ppageno {page.page}"
-        pdiv = ET.SubElement(body, "div", {"class": "ocr_page", "id": f"page_{pn}", "title": title})
+        pdiv = ET.SubElement(body, "div", {"class": "ocr_page", "id": f"page_{pn}", "title": title,
+                                           **({"xml:lang": page.lang, "lang": page.lang} if page.lang != lang else {})})
         nl = nw = 0
         for bn, (bbox, lines) in enumerate(_blocks(page), 1):
             bb = "bbox %d %d %d %d" % _ibox(bbox)
@@ -207,7 +210,7 @@ def to_alto(pages: list[Page]) -> bytes:
         space = ET.SubElement(pg, "PrintSpace", _pos([0, 0, page.width, page.height]))
         nl = nw = 0
         for bn, (bbox, lines) in enumerate(_blocks(page)):
-            blk = ET.SubElement(space, "TextBlock", {"ID": f"block_{pn}_{bn}", **_pos(bbox)})
+            blk = ET.SubElement(space, "TextBlock", {"ID": f"block_{pn}_{bn}", **_pos(bbox), "LANG": page.lang})
             for ln in lines:
                 tl = ET.SubElement(blk, "TextLine", {"ID": f"line_{pn}_{nl}", **_pos(ln.box)})
                 nl += 1

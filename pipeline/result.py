@@ -86,6 +86,7 @@ class Page:
     text: str | None = None
     orientation_confidence: float | None = None   # how clearly the models decided ``angle``'s quarter turn
                                                   # (0..1); None when the orientation was given
+    lang: str = "en"                              # the recognizer that read it: en or zh (--lang auto picks)
 
     def __post_init__(self):
         if self.text is None:
@@ -97,7 +98,7 @@ class Page:
                 "orientation_confidence": (None if self.orientation_confidence is None
                                            else float(self.orientation_confidence)),
                 "lines": [ln.to_dict() for ln in self.lines],
-                "blocks": [b.to_dict() for b in self.blocks], "text": self.text}
+                "blocks": [b.to_dict() for b in self.blocks], "lang": self.lang, "text": self.text}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Page":
@@ -106,7 +107,8 @@ class Page:
         return cls(int(d["width"]), int(d["height"]), [Line.from_dict(x) for x in d.get("lines", [])],
                    [Block.from_dict(b) for b in d.get("blocks", [])], d.get("source"), int(d.get("page", 0)),
                    float(d.get("angle", 0.0)), d.get("text"),
-                   None if d.get("orientation_confidence") is None else float(d["orientation_confidence"]))
+                   None if d.get("orientation_confidence") is None else float(d["orientation_confidence"]),
+                   str(d.get("lang", "en")))
 
     def save(self, path: str | Path, image=None) -> None:
         """Write this page to ``path`` in the format its suffix names (.txt .json .hocr .html .xml .alto .tsv

@@ -241,3 +241,21 @@ def test_a_chinese_line_goes_through_the_whole_pipeline_with_a_tiny_model(tmp_pa
     root = ET.fromstring(export([result], "alto"))
     assert [s.get("CONTENT") for s in root.iter("{http://www.loc.gov/standards/alto/ns-v4#}String")] == \
         ["发票号码：", "05467891"]
+
+    # --lang auto: the shipped English recognizer and this zh one side by side, each page read by its own
+    from dataclasses import replace
+
+    from pipeline.images import load as load_image
+
+    cfg = replace(base.config, recognizer=replace(base.config.recognizer, lang="auto"))
+    auto = pipeline.OCR(base.recognizer, base.detector, cfg, {"en": base.recognizer, "zh": ocr.recognizer})
+    assert auto.auto and auto.language([s.image for s in strips]) == "zh"
+    zh_page, letter = auto.read_arrays([page, load_image("samples/letter.jpg")])
+    assert (zh_page.lang, zh_page.text) == ("zh", text)
+    assert (letter.lang, letter.text) == ("en", base("samples/letter.jpg").text)
+    assert pipeline.Page.from_dict(zh_page.to_dict()).lang == "zh"
+    html = ET.fromstring(export([zh_page, letter], "hocr").split(b"\n", 2)[2])
+    pages = [d for d in html.iter("{http://www.w3.org/1999/xhtml}div") if d.get("class") == "ocr_page"]
+    assert html.get("lang") == "zh" and [d.get("lang") for d in pages] == [None, "en"]
+    alto = ET.fromstring(export([zh_page, letter], "alto"))
+    assert {b.get("LANG") for b in alto.iter("{http://www.loc.gov/standards/alto/ns-v4#}TextBlock")} == {"zh", "en"}

@@ -77,6 +77,11 @@ def test_each_language_reads_its_own_weight_file(capsys, monkeypatch, tmp_path):
         pipeline.load(lang="zh")
     assert ocr_page(["--lang", "zh", "samples/letter.jpg"]) == 3
     assert "no weights yet for the zh recognizer" in capsys.readouterr().err
+    with pytest.raises(pipeline.NoWeightsError, match="zh recognizer.*--lang auto needs every language's"):
+        pipeline.load(lang="auto")
+    assert ocr_page(["--lang", "auto", "samples/letter.jpg"]) == 3
+    with pytest.raises(ValueError, match="--lang auto chooses between the shipped recognizers"):
+        pipeline.load(lang="auto", recognizer_weights=recognition.WEIGHTS_DIR / "crnn_s.pt")
     with pytest.raises(ValueError, match="unknown language 'fr'"):
         recognition.weights_path("fr")
     with pytest.raises(ValueError, match="recognizer.lang must be one of en, zh"):
