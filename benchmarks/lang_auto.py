@@ -7,11 +7,12 @@
 Pages: every image of each ``--zh`` folder is Chinese, every image of each ``--en`` folder English (default
 ``--en``: the FUNSD and SROIE val pages, the phone photos of receipts and ``samples/``; the first ``--limit``
 of each folder). Each page is cut into line strips as ``ocr-page`` cuts it (shipped detector, orientation
-decided), then :func:`pipeline.language.choose` reads its sample with the shipped ``en`` recognizer and
-the ``zh`` one (the shipped file, or ``--recognizer-zh``) and picks. Printed per folder: pages, pages
-picked right, the wrong ones by name, the pages the orientation step (which reads with ``en`` under
-``--lang auto``) turned by a quarter or half turn, and the choice's time per page (the two sample readings; the
-detection is not counted). A benchmark: it prints figures and asserts nothing.
+decided), then :func:`pipeline.language.choose` has the ``zh`` recognizer (the shipped file, or
+``--recognizer-zh``) read its sample and picks. Printed per folder: pages, pages picked right, the range of
+the hanzi share of the sample's reading (what decides, against ``language.min_han``), the wrong pages by
+name, the pages the orientation step (which reads with ``en`` under ``--lang auto``) turned by a quarter or
+half turn, and the choice's time per page (the sample's reading; the detection is not counted). A
+benchmark: it prints figures and asserts nothing.
 """
 from __future__ import annotations
 
@@ -60,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     if zh_file is None:
         print("lang_auto: no zh recognizer: give --recognizer-zh", file=sys.stderr)
         return 2
-    kwargs = {"beam_width": 1, "lm_weight": 0.0}
-    readers = {"en": ocr.recognizer, "zh": Recognizer.from_file(zh_file, **kwargs)}
+    zh = Recognizer.from_file(zh_file, beam_width=1, lm_weight=0.0)
+    cfg = ocr.config.language
     results = {}
     for lang, folders in (("zh", args.zh), ("en", args.en)):
         for folder in folders:
@@ -71,25 +72,24 @@ def main(argv: list[str] | None = None) -> int:
                 _, orient, _, strips = ocr.line_strips(load_image(f))
                 turned += abs(orient.angle) > 45
                 t = time.perf_counter()
-                c = choose(readers, [s.image for s in strips], ocr.config.language)
+                c = choose(zh, [s.image for s in strips], cfg)
                 seconds += time.perf_counter() - t
-                han.append(c.han)
+                han.append(round(c.han, 3))
                 if c.lang == lang:
                     right += 1
                 else:
-                    wrong.append(f"{f.name} (en {c.confidence.get('en', 0):.2f}, zh {c.confidence.get('zh', 0):.2f}, "
-                                 f"hanzi {c.han:.2f})")
+                    wrong.append(f"{f.name} (hanzi {c.han:.2f}, zh confidence {c.confidence:.2f}, {c.lines} lines)")
             key = f"{lang}:{folder.name}"
-            results[key] = {"pages": len(files), "right": right, "wrong": wrong, "turned": turned,
+            results[key] = {"pages": len(files), "right": right, "wrong": wrong, "turned": turned, "han": han,
                             "ms_per_page": 1000 * seconds / max(1, len(files))}
-            print(f"{key:24s} {right}/{len(files)} right, {results[key]['ms_per_page']:.0f} ms/page, "
-                  f"{turned} turned a quarter or half turn by the orientation step"
+            print(f"{key:20s} {right}/{len(files)} right, hanzi share {min(han, default=0):.2f}-{max(han, default=0):.2f}, "
+                  f"{results[key]['ms_per_page']:.0f} ms/page, {turned} turned by the orientation step"
                   + (f"; wrong: {'; '.join(wrong)}" if wrong else ""), flush=True)
     total = sum(r["pages"] for r in results.values())
     ok = sum(r["right"] for r in results.values())
     print(f"all: {ok}/{total} pages picked right")
     if args.json:
-        args.json.write_text(json.dumps({"zh_recognizer": str(zh_file), "sets": results,
+        args.json.write_text(json.dumps({"zh_recognizer": str(zh_file), "min_han": cfg.min_han, "sets": results,
                                          "right": ok, "pages": total}, indent=1, ensure_ascii=False) + "\n")
     return 0
 

@@ -120,8 +120,32 @@ def scale() -> str:
     return _rows(["val pages", "read at", "tok_F", "seg_CER", "pages read as garbage", "det_F"], out)
 
 
+def zh_lines() -> str:
+    """The Chinese benchmark strings in the reserved fonts (``benchmarks/zh_lines.py``): CER, line accuracy."""
+    d = _load("zh_lines.json")
+    names = {"project": "**this project**", "rapidocr": "PP-OCRv4", "tesseract": "Tesseract 5 `chi_sim`"}
+    out, last = [], None
+    for r in d["results"]:
+        group = f"{r['subset']}, {r['rendering']} ({r['lines']})"
+        out.append([group if group != last else "", names.get(r["system"], r["system"]), f"{r['cer']:.4f}",
+                    f"{r['line_acc']:.3f}", f"{r['ms_per_line']:.1f}"])
+        last = group
+    return _rows(["strings, rendering (lines)", "system", "CER", "line accuracy", "ms/line"], out)
+
+
+def lang_auto() -> str:
+    """``--lang auto`` on pages of both scripts (``benchmarks/lang_auto.py``)."""
+    d = _load("lang_auto.json")
+    names = {"zh": "Chinese", "en": "English"}
+    out = [[f"{names[k.split(':')[0]]}: {k.split(':', 1)[1]}", r["pages"], r["right"],
+            f"{min(r['han']):.2f}-{max(r['han']):.2f}", f"{r['ms_per_page']:.0f}"] for k, r in d["sets"].items()]
+    out.append(["**all**", d["pages"], d["right"], f"zh from {d['min_han']}", ""])
+    return _rows(["pages", "pages", "given the right recognizer", "hanzi share of the zh sample reading",
+                  "ms/page for the choice"], out)
+
+
 RENDER = {f.__name__: f for f in (pages, crops, detect, recognizer_speed, detector_speed, memory, orientation, photos,
-                                  scale)}
+                                  scale, zh_lines, lang_auto)}
 
 
 def render(text: str) -> str:

@@ -47,7 +47,7 @@ class OCR:
             return next(iter(self.readers))
         from pipeline.language import choose
 
-        return choose(self.readers, crops, self.config.language).lang
+        return choose(self.readers["zh"], crops, self.config.language).lang
 
     def recognize(self, crops) -> list:
         """Read horizontal text-line crops (RGB or gray uint8 arrays of any size); with ``auto`` all of them

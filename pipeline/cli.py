@@ -15,8 +15,9 @@ __all__ = ["ocr_page", "ocr_batch", "ocr_train", "ocr_eval", "ocr_synth"]
 _ORIENTATION_HELP = ("auto: turn each page the quarter turn (0/90/180/270) its text reads best at, by the "
                      "models' evidence (default: the config's page.orientation, auto as shipped); none: read "
                      "pages as given; 0, 90, 180 or 270: turn every page by that many degrees counter-clockwise")
-_LANG_HELP = ("the recognizer: en, Latin script; zh, Simplified Chinese and English; auto, per page the one "
-              "that reads a sample of its lines better (default: the config's recognizer.lang, en as shipped)")
+_LANG_HELP = ("the recognizer: en, Latin script; zh, Simplified Chinese and English; auto, per page zh when its "
+              "reading of a sample of the lines is mostly hanzi, else en (default: the config's recognizer.lang, "
+              "en as shipped)")
 _MIN_CONFIDENCE_HELP = ("leave off lines read less confidently than C, 0 to 1 (default: the config's "
                         "layout.min_confidence, 0.5 as shipped; 0 keeps every line)")
 

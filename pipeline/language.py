@@ -1,12 +1,16 @@
 """Which recognizer reads a page: ``--lang auto`` (``recognizer.lang: auto``).
 
-Both shipped recognizers, ``en`` (Latin script) and ``zh`` (Simplified Chinese + English), read a sample
-of the page's lines, its ``sample_lines`` widest strips, with greedy decoding. The page is Chinese when the
-``zh`` reading of that sample holds Chinese characters (at least ``min_han`` of its non-space characters)
-and ``zh`` reads it more confidently than ``en`` does (mean character confidence, by ``margin``); else it
-is read as English. A Chinese page read by ``en`` comes out as a few low-confidence Latin letters, and a
-Latin page read by ``zh`` as Latin letters too: both tests must agree before ``zh`` is chosen, since ``en``
-is the better reader of Latin script.
+The ``zh`` recognizer (Simplified Chinese + English) reads a sample of the page's lines with greedy
+decoding: its ``sample_lines`` widest strips, each cut to its first ``window`` pixels (at height 32). The
+page is Chinese when at least ``min_han`` of the non-space characters of that reading are hanzi, and
+English (read by ``en``, the better reader of Latin script) otherwise. ``zh`` reads Latin script as Latin
+letters, so an English page gives it next to no hanzi, and a Chinese page, even a receipt full of prices,
+mostly hanzi.
+
+Confidence does not decide it: the ``en`` recognizer reads hanzi as Latin letters at a mean character
+confidence of 0.62-0.70 on the Chinese test pages (``benchmarks/lang_auto.py``), as high as on many
+English lines, so comparing the two recognizers' confidences picks ``en`` for Chinese pages whenever the
+``zh`` recognizer is less sure of itself.
 """
 from __future__ import annotations
 
@@ -19,22 +23,23 @@ __all__ = ["LanguageConfig", "Choice", "choose", "han_share"]
 
 @dataclass(frozen=True)
 class LanguageConfig:
-    sample_lines: int = 8       # the widest strips of a page that both recognizers read
-    min_han: float = 0.1        # zh: at least this share of its sample's non-space characters are hanzi ...
-    margin: float = 0.0         # ... and its mean character confidence beats en's by more than this
+    sample_lines: int = 8       # the widest strips of a page that the zh recognizer reads ...
+    window: int = 480           # ... each cut to its first this-many pixels (at height 32, ~15 hanzi) ...
+    min_han: float = 0.3        # ... and the page is Chinese when at least this share of the reading is hanzi
 
     def __post_init__(self):
-        if self.sample_lines < 1 or not 0 <= self.min_han <= 1:
-            raise ValueError("language.sample_lines must be >= 1 and min_han within 0 and 1")
+        if self.sample_lines < 1 or self.window < 32 or not 0 < self.min_han <= 1:
+            raise ValueError("language.sample_lines must be >= 1, window >= 32 and min_han within (0, 1]")
 
 
 @dataclass(frozen=True)
 class Choice:
-    """The language chosen and the evidence: each recognizer's mean character confidence on the sample,
-    and the share of hanzi in the ``zh`` reading."""
+    """The language chosen and the evidence: the share of hanzi in the ``zh`` reading of the sample, its
+    mean character confidence, and how many lines it read."""
     lang: str
-    confidence: dict
     han: float
+    confidence: float
+    lines: int
 
 
 def han_share(text: str) -> float:
@@ -43,21 +48,20 @@ def han_share(text: str) -> float:
     return sum("\u4e00" <= c <= "\u9fff" for c in chars) / len(chars) if chars else 0.0
 
 
-def _char_confidence(reads) -> float:
-    conf = [c for r in reads for c in r.char_conf]
-    return float(np.mean(conf)) if conf else 0.0
+def sample(strips: list[np.ndarray], cfg: LanguageConfig) -> list[np.ndarray]:
+    """The ``sample_lines`` widest strips for their height, in page order, each cut to ``window`` pixels per 32
+    of its height."""
+    aspect = [s.shape[1] / max(1, s.shape[0]) for s in strips]
+    widest = sorted(sorted(range(len(strips)), key=lambda i: -aspect[i])[:cfg.sample_lines])
+    return [strips[i][:, :max(1, cfg.window * strips[i].shape[0] // 32)] for i in widest]
 
 
-def choose(readers: dict, strips: list[np.ndarray], cfg: LanguageConfig = LanguageConfig()) -> Choice:
-    """The language of the line crops ``strips`` (gray or RGB arrays; the widest for their height are read), read by ``readers`` (``"en"`` and
-    ``"zh"`` -> :class:`recognition.predictor.Recognizer`); a page without lines is ``en``."""
+def choose(zh, strips: list[np.ndarray], cfg: LanguageConfig = LanguageConfig()) -> Choice:
+    """The language of the line crops ``strips`` (gray or RGB arrays), from the ``zh`` recognizer's
+    (:class:`recognition.predictor.Recognizer`) greedy reading of :func:`sample`; no lines: ``en``."""
     if not strips:
-        return Choice("en", {}, 0.0)
-    widest = sorted(range(len(strips)), key=lambda i: -strips[i].shape[1] / max(1, strips[i].shape[0]))
-    widest = widest[:cfg.sample_lines]
-    sample = [strips[i] for i in sorted(widest)]
-    reads = {lang: rec.plain()(sample) for lang, rec in readers.items()}
-    conf = {lang: _char_confidence(r) for lang, r in reads.items()}
-    han = han_share("".join(r.text for r in reads["zh"]))
-    lang = "zh" if han >= cfg.min_han and conf["zh"] > conf["en"] + cfg.margin else "en"
-    return Choice(lang, conf, han)
+        return Choice("en", 0.0, 0.0, 0)
+    reads = zh.plain()(sample(strips, cfg))
+    han = han_share("".join(r.text for r in reads))
+    conf = [c for r in reads for c in r.char_conf]
+    return Choice("zh" if han >= cfg.min_han else "en", han, float(np.mean(conf)) if conf else 0.0, len(reads))
