@@ -466,6 +466,11 @@ def test_shipped_weights_are_small_and_describe_themselves():
     prov = blob["provenance"]
     assert blob["arch"]["num_classes"] == len(blob["charset"]["chars"]) + 1
     assert prov["steps"] > 0 and prov["data"] and "funsd" in prov["val"]
+    zh = recognition.weights_path("zh")
+    assert zh is not None and zh.stat().st_size <= 40 * 2**20
+    model, cs, prov = weightfile.load(zh)
+    assert cs == Charset.from_file("charsets/zh.txt") and model.rank == 128    # the zh charset travels inside
+    assert prov["steps"] > 0 and "synth" in prov["val"] and not any("shared/data/zh" in d for d in prov["data"])
 
 
 # ---- training -----------------------------------------------------------------------------------------
