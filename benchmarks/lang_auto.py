@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     import recognition
     from pipeline import load
     from pipeline.images import load as load_image
-    from pipeline.language import choose
+    from pipeline.language import choose, han_share, sample
     from recognition.predictor import Recognizer
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     for lang, folders in (("zh", args.zh), ("en", args.en)):
         for folder in folders:
             files = _images(folder, lang, args.limit)
-            right, wrong, seconds, han, turned = 0, [], 0.0, [], 0
+            right, wrong, seconds, han, turned, evidence = 0, [], 0.0, [], 0, []
             for f in files:
                 _, orient, _, strips = ocr.line_strips(load_image(f))
                 turned += abs(orient.angle) > 45
@@ -75,12 +75,16 @@ def main(argv: list[str] | None = None) -> int:
                 c = choose(zh, [s.image for s in strips], cfg)
                 seconds += time.perf_counter() - t
                 han.append(round(c.han, 3))
+                reads = zh.plain()(sample([s.image for s in strips], cfg)) if strips else []
+                evidence.append({"page": f.name, "han": round(c.han, 3), "zh_conf": round(c.confidence, 3),
+                                 "han_any_conf": round(han_share("".join(r.text for r in reads)), 3)})
                 if c.lang == lang:
                     right += 1
                 else:
                     wrong.append(f"{f.name} (hanzi {c.han:.2f}, zh confidence {c.confidence:.2f}, {c.lines} lines)")
             key = f"{lang}:{folder.name}"
             results[key] = {"pages": len(files), "right": right, "wrong": wrong, "turned": turned, "han": han,
+                            "evidence": evidence,
                             "ms_per_page": 1000 * seconds / max(1, len(files))}
             print(f"{key:20s} {right}/{len(files)} right, hanzi share {min(han, default=0):.2f}-{max(han, default=0):.2f}, "
                   f"{results[key]['ms_per_page']:.0f} ms/page, {turned} turned by the orientation step"

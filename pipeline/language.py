@@ -2,7 +2,8 @@
 
 The ``zh`` recognizer (Simplified Chinese + English) reads a sample of the page's lines with greedy
 decoding: its ``sample_lines`` widest strips, each cut to its first ``window`` pixels (at height 32). The
-page is Chinese when at least ``min_han`` of the non-space characters of that reading are hanzi, and
+page is Chinese when at least ``min_han`` of the non-space characters of that reading are hanzi read at
+``han_conf`` or more (noise on an English page, read by ``zh``, comes out as unsure hanzi), and
 English (read by ``en``, the better reader of Latin script) otherwise. ``zh`` reads Latin script as Latin
 letters, so an English page gives it next to no hanzi, and a Chinese page, even a receipt full of prices,
 mostly hanzi.
@@ -25,7 +26,8 @@ __all__ = ["LanguageConfig", "Choice", "choose", "han_share"]
 class LanguageConfig:
     sample_lines: int = 8       # the widest strips of a page that the zh recognizer reads ...
     window: int = 480           # ... each cut to its first this-many pixels (at height 32, ~15 hanzi) ...
-    min_han: float = 0.3        # ... and the page is Chinese when at least this share of the reading is hanzi
+    min_han: float = 0.1        # ... and the page is Chinese when at least this share of the reading is hanzi
+    han_conf: float = 0.5       # read at least this confidently (a hanzi read less surely does not count)
 
     def __post_init__(self):
         if self.sample_lines < 1 or self.window < 32 or not 0 < self.min_han <= 1:
@@ -42,10 +44,12 @@ class Choice:
     lines: int
 
 
-def han_share(text: str) -> float:
-    """Share of the non-space characters of ``text`` that are CJK unified ideographs (0 for no characters)."""
-    chars = [c for c in text if not c.isspace()]
-    return sum("\u4e00" <= c <= "\u9fff" for c in chars) / len(chars) if chars else 0.0
+def han_share(text: str, conf: list[float] | None = None, min_conf: float = 0.0) -> float:
+    """Share of the non-space characters of ``text`` that are CJK unified ideographs (0 for no characters),
+    with ``conf`` (one per character of ``text``) only those read at ``min_conf`` or more."""
+    conf = conf if conf is not None else [1.0] * len(text)
+    chars = [(c, p) for c, p in zip(text, conf) if not c.isspace()]
+    return sum("\u4e00" <= c <= "\u9fff" and p >= min_conf for c, p in chars) / len(chars) if chars else 0.0
 
 
 def sample(strips: list[np.ndarray], cfg: LanguageConfig) -> list[np.ndarray]:
@@ -62,6 +66,6 @@ def choose(zh, strips: list[np.ndarray], cfg: LanguageConfig = LanguageConfig())
     if not strips:
         return Choice("en", 0.0, 0.0, 0)
     reads = zh.plain()(sample(strips, cfg))
-    han = han_share("".join(r.text for r in reads))
     conf = [c for r in reads for c in r.char_conf]
+    han = han_share("".join(r.text for r in reads), conf, cfg.han_conf)
     return Choice("zh" if han >= cfg.min_han else "en", han, float(np.mean(conf)) if conf else 0.0, len(reads))

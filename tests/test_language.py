@@ -33,11 +33,14 @@ def test_han_share_counts_hanzi_among_the_non_space_characters():
 
 
 def test_a_page_whose_zh_reading_is_mostly_hanzi_is_chinese():
-    c = choose(Reader("发票号码：0546", 0.4), _strips(100, 300, 200))
-    assert (c.lang, c.han, c.lines) == ("zh", pytest.approx(4 / 9), 3) and c.confidence == pytest.approx(0.4)
-    # a receipt line that is mostly prices is still Chinese at the page's share
-    assert choose(Reader("合计 12.50"), _strips(300)).lang == "en"            # 2 of 7: below 0.3
-    assert choose(Reader("合计 12.50"), _strips(300), LanguageConfig(min_han=0.25)).lang == "zh"
+    c = choose(Reader("发票号码：0546", 0.7), _strips(100, 300, 200))
+    assert (c.lang, c.han, c.lines) == ("zh", pytest.approx(4 / 9), 3) and c.confidence == pytest.approx(0.7)
+    # hanzi read unsurely (noise on an English page, read by zh) do not count
+    assert choose(Reader("发票号码：0546", 0.4), _strips(100)).lang == "en"
+    assert han_share("发票 ab", [0.9, 0.3, 0.0, 0.9, 0.9], 0.5) == pytest.approx(1 / 4)
+    # a receipt line that is mostly prices is Chinese by the page's share of hanzi
+    assert choose(Reader("合计 12.50"), _strips(300)).lang == "zh"            # 2 of 7
+    assert choose(Reader("合计 12.50"), _strips(300), LanguageConfig(min_han=0.3)).lang == "en"
 
 
 def test_latin_read_by_zh_stays_english_however_sure():
