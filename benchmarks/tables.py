@@ -120,17 +120,22 @@ def scale() -> str:
     return _rows(["val pages", "read at", "tok_F", "seg_CER", "pages read as garbage", "det_F"], out)
 
 
-def zh_lines() -> str:
+def zh_lines(subsets: tuple[str, ...] = ("document", "scene", "web")) -> str:
     """The Chinese benchmark strings in the reserved fonts (``benchmarks/zh_lines.py``): CER, line accuracy."""
     d = _load("zh_lines.json")
     names = {"project": "**this project**", "rapidocr": "PP-OCRv4", "tesseract": "Tesseract 5 `chi_sim`"}
     out, last = [], None
-    for r in d["results"]:
+    for r in (r for r in d["results"] if r["subset"] in subsets):
         group = f"{r['subset']}, {r['rendering']} ({r['lines']})"
         out.append([group if group != last else "", names.get(r["system"], r["system"]), f"{r['cer']:.4f}",
                     f"{r['line_acc']:.3f}", f"{r['ms_per_line']:.1f}"])
         last = group
     return _rows(["strings, rendering (lines)", "system", "CER", "line accuracy", "ms/line"], out)
+
+
+def zh_document() -> str:
+    """The README's share of :func:`zh_lines`: the document strings."""
+    return zh_lines(("document",))
 
 
 def lang_auto() -> str:
@@ -140,12 +145,12 @@ def lang_auto() -> str:
     out = [[f"{names[k.split(':')[0]]}: {k.split(':', 1)[1]}", r["pages"], r["right"],
             f"{min(r['han']):.2f}-{max(r['han']):.2f}", f"{r['ms_per_page']:.0f}"] for k, r in d["sets"].items()]
     out.append(["**all**", d["pages"], d["right"], f"zh from {d['min_han']}", ""])
-    return _rows(["pages", "pages", "given the right recognizer", "hanzi share of the zh sample reading",
+    return _rows(["set", "pages", "given the right recognizer", "hanzi share of the zh sample reading",
                   "ms/page for the choice"], out)
 
 
 RENDER = {f.__name__: f for f in (pages, crops, detect, recognizer_speed, detector_speed, memory, orientation, photos,
-                                  scale, zh_lines, lang_auto)}
+                                  scale, zh_lines, zh_document, lang_auto)}
 
 
 def render(text: str) -> str:
