@@ -51,7 +51,7 @@ class OCR:
 
     def recognize(self, crops) -> list:
         """Read horizontal text-line crops (RGB or gray uint8 arrays of any size); with ``auto`` all of them
-        in the language a sample of them reads best in."""
+        in the language :meth:`language` picks for them."""
         if self.recognizer is None:
             raise NoWeightsError(_missing("recognizer", recognition.WEIGHTS_DIR))
         crops = list(crops)
