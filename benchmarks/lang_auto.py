@@ -32,7 +32,7 @@ def _images(folder: Path, which: str, limit: int) -> list[Path]:
     """The images of a folder; for a page set with a val split (FUNSD, SROIE) only its val pages."""
     from synth import pageset
 
-    if any(folder.glob("*.json")) and which == "en" and folder.name.lower() in ("funsd", "sroie"):
+    if which == "en" and folder.name.lower() in ("funsd", "sroie"):
         files = [p.image for p in pageset.split(pageset.read(folder), "val", folder.name)]
     else:
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _EXT)
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     import recognition
     from pipeline import load
     from pipeline.images import load as load_image
-    from pipeline.language import choose, han_share, sample
+    from pipeline.language import choose, han_share
     from recognition.predictor import Recognizer
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -75,13 +75,12 @@ def main(argv: list[str] | None = None) -> int:
                 c = choose(zh, [s.image for s in strips], cfg)
                 seconds += time.perf_counter() - t
                 han.append(round(c.han, 3))
-                reads = zh.plain()(sample([s.image for s in strips], cfg)) if strips else []
                 evidence.append({"page": f.name, "han": round(c.han, 3), "zh_conf": round(c.confidence, 3),
-                                 "han_any_conf": round(han_share("".join(r.text for r in reads)), 3)})
+                                 "han_any_conf": round(han_share("".join(r.text for r in c.reads)), 3)})
                 if c.lang == lang:
                     right += 1
                 else:
-                    wrong.append(f"{f.name} (hanzi {c.han:.2f}, zh confidence {c.confidence:.2f}, {c.lines} lines)")
+                    wrong.append(f"{f.name} (hanzi {c.han:.2f}, zh confidence {c.confidence:.2f}, {len(c.reads)} lines)")
             key = f"{lang}:{folder.name}"
             results[key] = {"pages": len(files), "right": right, "wrong": wrong, "turned": turned, "han": han,
                             "evidence": evidence,

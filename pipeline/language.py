@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synth.zh import is_han
+
 __all__ = ["LanguageConfig", "Choice", "choose", "han_share"]
 
 
@@ -37,11 +39,11 @@ class LanguageConfig:
 @dataclass(frozen=True)
 class Choice:
     """The language chosen and the evidence: the share of hanzi in the ``zh`` reading of the sample, its
-    mean character confidence, and how many lines it read."""
+    mean character confidence, and that reading (one :class:`recognition.predictor.Recognition` a line)."""
     lang: str
     han: float
     confidence: float
-    lines: int
+    reads: tuple = ()
 
 
 def han_share(text: str, conf: list[float] | None = None, min_conf: float = 0.0) -> float:
@@ -49,7 +51,7 @@ def han_share(text: str, conf: list[float] | None = None, min_conf: float = 0.0)
     with ``conf`` (one per character of ``text``) only those read at ``min_conf`` or more."""
     conf = conf if conf is not None else [1.0] * len(text)
     chars = [(c, p) for c, p in zip(text, conf) if not c.isspace()]
-    return sum("\u4e00" <= c <= "\u9fff" and p >= min_conf for c, p in chars) / len(chars) if chars else 0.0
+    return sum(is_han(c) and p >= min_conf for c, p in chars) / len(chars) if chars else 0.0
 
 
 def sample(strips: list[np.ndarray], cfg: LanguageConfig) -> list[np.ndarray]:
@@ -64,8 +66,8 @@ def choose(zh, strips: list[np.ndarray], cfg: LanguageConfig = LanguageConfig())
     """The language of the line crops ``strips`` (gray or RGB arrays), from the ``zh`` recognizer's
     (:class:`recognition.predictor.Recognizer`) greedy reading of :func:`sample`; no lines: ``en``."""
     if not strips:
-        return Choice("en", 0.0, 0.0, 0)
-    reads = zh.plain()(sample(strips, cfg))
+        return Choice("en", 0.0, 0.0)
+    reads = tuple(zh.plain()(sample(strips, cfg)))
     conf = [c for r in reads for c in r.char_conf]
     han = han_share("".join(r.text for r in reads), conf, cfg.han_conf)
-    return Choice("zh" if han >= cfg.min_han else "en", han, float(np.mean(conf)) if conf else 0.0, len(reads))
+    return Choice("zh" if han >= cfg.min_han else "en", han, float(np.mean(conf)) if conf else 0.0, reads)

@@ -34,7 +34,7 @@ def test_han_share_counts_hanzi_among_the_non_space_characters():
 
 def test_a_page_whose_zh_reading_is_mostly_hanzi_is_chinese():
     c = choose(Reader("发票号码：0546", 0.7), _strips(100, 300, 200))
-    assert (c.lang, c.han, c.lines) == ("zh", pytest.approx(4 / 9), 3) and c.confidence == pytest.approx(0.7)
+    assert (c.lang, c.han, len(c.reads)) == ("zh", pytest.approx(4 / 9), 3) and c.confidence == pytest.approx(0.7)
     # hanzi read unsurely (noise on an English page, read by zh) do not count
     assert choose(Reader("发票号码：0546", 0.4), _strips(100)).lang == "en"
     assert han_share("发票 ab", [0.9, 0.3, 0.0, 0.9, 0.9], 0.5) == pytest.approx(1 / 4)
