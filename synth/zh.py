@@ -158,6 +158,14 @@ ZH_LABELS = {
     "PLEASE COME AGAIN": "欢迎再次光临"}
 
 
+# sentence punctuation: full-width (most Chinese text) and ASCII (much web and encyclopedia text)
+_FULL_MIDS, _HALF_MIDS = ("，", "，", "，", "、", "；", "：", "——"), (",", ",", ",", "、", ";", ":", "-")
+_FULL_ENDS = ("。", "。", "。", "！", "？", "", "", "……", "~")
+_HALF_ENDS = ("。", ".", "!", "?", "", "~", "...", "!!")
+_FULL_PAIRS = ("《》", "“”", "（）", "【】", "‘’", "「」")
+_HALF_PAIRS = ('""', "()", "《》", "[]", "''")
+
+
 class ZhTextSource(Drawing):
     """Deterministic source of Chinese document strings; ``ZhTextSource(seed)()`` returns one string.
     The same interface as :class:`synth.text.TextSource` (``rng``, ``faker``, ``__call__``, ``line``,
@@ -204,9 +212,16 @@ class ZhTextSource(Drawing):
         return "".join(self.word() for _ in range(n or int(self.rng.integers(1, 5))))
 
     def sentence(self) -> str:
+        """Running text: clauses joined by punctuation, now and then one of them quoted or bracketed. Web and
+        encyclopedia text often punctuates Chinese with ASCII marks (``,`` ``;`` ``!`` ``?``), which look like
+        their full-width forms but for the space after them, so a share of sentences use those."""
         parts = [self.clause(int(self.rng.integers(2, 6))) for _ in range(int(self.rng.integers(1, 4)))]
-        s = "".join(p + self._pick(("，", "，", "、", "；", "：")) for p in parts[:-1]) + parts[-1]
-        return s + self._pick(("。", "。", "。", "！", "？", "", "", "……"))
+        half = self._p(0.3)
+        if self._p(0.25):
+            i = int(self.rng.integers(len(parts)))
+            parts[i] = "{}".join(self._pick(_HALF_PAIRS if half else _FULL_PAIRS)).format(parts[i])
+        s = "".join(p + self._pick(_HALF_MIDS if half else _FULL_MIDS) for p in parts[:-1]) + parts[-1]
+        return s + self._pick(_HALF_ENDS if half else _FULL_ENDS)
 
     def name(self) -> str:
         f = self.faker

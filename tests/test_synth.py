@@ -344,6 +344,9 @@ def test_chinese_text_is_deterministic_charset_limited_and_document_like():
     assert "年" in a("date") or "-" in a("date") or "/" in a("date") or "." in a("date") or "月" in a("date")
     assert capital_amount(120) == "壹佰贰拾元整" and capital_amount(10005.07) == "壹万零伍元零柒分"
     assert capital_amount(1234567.89) == "壹佰贰拾叁万肆仟伍佰陆拾柒元捌角玖分"
+    sentences = [a.sentence() for _ in range(400)]
+    for marks in ("，。", ",", "《》“”（）"):               # full-width, ASCII in Chinese text, quotes and brackets
+        assert any(c in s for s in sentences for c in marks), marks
     rare = ZhTextSource(4, rare=0.9)                              # nearly every line uniform hanzi
     seen = set("".join(rare.line() for _ in range(3000)))
     assert len(seen & set(rare.hanzi)) > 5000                     # the whole charset gets drawn
