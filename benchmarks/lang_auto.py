@@ -10,8 +10,8 @@ of each folder). Each page is cut into line strips as ``ocr-page`` cuts it (ship
 decided), then :func:`pipeline.language.choose` has the ``zh`` recognizer (the shipped file, or
 ``--recognizer-zh``) read its sample and picks. Printed per folder: pages, pages picked right, the range of
 the hanzi share of the sample's reading (what decides, against ``language.min_han``), the wrong pages by
-name, the pages the orientation step (which reads with ``en`` under ``--lang auto``) turned by a quarter or
-half turn, and the choice's time per page (the sample's reading; the detection is not counted). A
+name, the pages the orientation step (which weighs both recognizers' readings under ``--lang auto``) turned by
+a quarter or half turn, by name, and the choice's time per page (the sample's reading; the detection is not counted). A
 benchmark: it prints figures and asserts nothing.
 """
 from __future__ import annotations
@@ -56,21 +56,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args(argv)
 
-    ocr = load(threads=args.threads)                       # en: the shipped system, as ocr-page loads it
     zh_file = args.recognizer_zh or recognition.weights_path("zh")
     if zh_file is None:
         print("lang_auto: no zh recognizer: give --recognizer-zh", file=sys.stderr)
         return 2
-    zh = Recognizer.from_file(zh_file, beam_width=1, lm_weight=0.0)
+    ocr = load(threads=args.threads, lang="auto")          # the shipped system, as ocr-page --lang auto loads it
+    if args.recognizer_zh:
+        ocr.readers["zh"] = Recognizer.from_file(zh_file, beam_width=1, lm_weight=0.0)
+    zh = ocr.readers["zh"]
     cfg = ocr.config.language
     results = {}
     for lang, folders in (("zh", args.zh), ("en", args.en)):
         for folder in folders:
             files = _images(folder, lang, args.limit)
-            right, wrong, seconds, han, turned, evidence = 0, [], 0.0, [], 0, []
+            right, wrong, seconds, han, turned, evidence = 0, [], 0.0, [], [], []
             for f in files:
                 _, orient, _, strips = ocr.line_strips(load_image(f))
-                turned += abs(orient.angle) > 45
+                if abs(orient.angle) > 45:
+                    turned.append(f"{f.name} ({orient.angle:+.0f})")
                 t = time.perf_counter()
                 c = choose(zh, [s.image for s in strips], cfg)
                 seconds += time.perf_counter() - t
@@ -86,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                             "evidence": evidence,
                             "ms_per_page": 1000 * seconds / max(1, len(files))}
             print(f"{key:20s} {right}/{len(files)} right, hanzi share {min(han, default=0):.2f}-{max(han, default=0):.2f}, "
-                  f"{results[key]['ms_per_page']:.0f} ms/page, {turned} turned by the orientation step"
+                  f"{results[key]['ms_per_page']:.0f} ms/page, {len(turned)} turned by the orientation step"
+                  + (f" ({', '.join(turned)})" if turned else "")
                   + (f"; wrong: {'; '.join(wrong)}" if wrong else ""), flush=True)
     total = sum(r["pages"] for r in results.values())
     ok = sum(r["right"] for r in results.values())

@@ -143,10 +143,12 @@ def lang_auto() -> str:
     d = _load("lang_auto.json")
     names = {"zh": "Chinese", "en": "English"}
     out = [[f"{names[k.split(':')[0]]}: {k.split(':', 1)[1]}", r["pages"], r["right"],
-            f"{min(r['han']):.2f}-{max(r['han']):.2f}", f"{r['ms_per_page']:.0f}"] for k, r in d["sets"].items()]
-    out.append(["**all**", d["pages"], d["right"], f"zh from {d['min_han']}", ""])
+            f"{min(r['han']):.2f}-{max(r['han']):.2f}", len(r["turned"]), f"{r['ms_per_page']:.0f}"]
+           for k, r in d["sets"].items()]
+    out.append(["**all**", d["pages"], d["right"], f"zh from {d['min_han']}",
+                sum(len(r["turned"]) for r in d["sets"].values()), ""])
     return _rows(["set", "pages", "given the right recognizer", "hanzi share of the zh sample reading",
-                  "ms/page for the choice"], out)
+                  "turned by the orientation step", "ms/page for the choice"], out)
 
 
 RENDER = {f.__name__: f for f in (pages, crops, detect, recognizer_speed, detector_speed, memory, orientation, photos,

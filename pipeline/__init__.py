@@ -155,12 +155,15 @@ class OCR:
         copy), its lines' quads in the page's own pixels, and their strips (:class:`pipeline.crop.LineCrop`)
         cut from the page as given: what the recognizer reads."""
         from pipeline import crop, orientation
+        from pipeline.language import MostConfident
 
         self.check_detector()
         cfg = self.config
         gray = crop.to_gray(rgb)
-        orient, quads = orientation.decide(self.detector, self.recognizer.plain() if self.recognizer else None,
-                                           rgb, gray, cfg.page)
+        reader = self.recognizer.plain() if self.recognizer else None
+        if self.auto:                                 # the language is not known yet: every one's evidence
+            reader = MostConfident(r.plain() for r in self.readers.values())
+        orient, quads = orientation.decide(self.detector, reader, rgb, gray, cfg.page)
         return gray, orient, quads, crop.crop_lines(gray, quads, cfg.crop)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from synth.zh import is_han
 
-__all__ = ["LanguageConfig", "Choice", "choose", "han_share"]
+__all__ = ["LanguageConfig", "Choice", "MostConfident", "choose", "han_share"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,18 @@ def choose(zh, strips: list[np.ndarray], cfg: LanguageConfig = LanguageConfig())
     conf = [c for r in reads for c in r.char_conf]
     han = han_share("".join(r.text for r in reads), conf, cfg.han_conf)
     return Choice("zh" if han >= cfg.min_han else "en", han, float(np.mean(conf)) if conf else 0.0, reads)
+
+
+class MostConfident:
+    """A reader over several recognizers: each crop's reading by whichever of them reads it most
+    confidently. The orientation step weighs every language's evidence with it under ``--lang auto``, where
+    the page's language is not known yet: the ``en`` recognizer alone reads a Chinese line about as
+    (un)surely upright as turned 180 degrees, so it once turned an upright Chinese page upside down."""
+
+    def __init__(self, readers):
+        self.readers = list(readers)
+
+    def __call__(self, crops) -> list:
+        crops = list(crops)
+        reads = [reader(crops) for reader in self.readers]
+        return [max(rs, key=lambda r: r.confidence) for rs in zip(*reads)]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pipeline.language import LanguageConfig, choose, han_share, sample
+from pipeline.language import LanguageConfig, MostConfident, choose, han_share, sample
 from recognition.predictor import Recognition
 
 
@@ -56,3 +56,21 @@ def test_the_sample_is_the_widest_lines_cut_to_the_window_and_no_lines_is_englis
     assert choose(zh, []).lang == "en" and len(zh.seen) == 1
     with pytest.raises(ValueError, match="sample_lines"):
         LanguageConfig(sample_lines=0)
+
+
+class ByWidth(Reader):
+    """Reads a crop as ``text`` at a confidence that depends on its width: ``conf[width]``."""
+
+    def __init__(self, text: str, conf: dict):
+        super().__init__(text)
+        self.by_width = conf
+
+    def __call__(self, crops):
+        return [Recognition(self.text, self.by_width[c.shape[1]], [], []) for c in crops]
+
+
+def test_the_orientation_reader_of_auto_takes_each_crops_most_confident_reading():
+    en, zh = ByWidth("abc", {10: 0.9, 20: 0.3, 30: 0.5}), ByWidth("中文", {10: 0.2, 20: 0.8, 30: 0.5})
+    reads = MostConfident([en, zh])(iter(_strips(10, 20, 30)))         # any iterable of crops, read once
+    assert [(r.text, r.confidence) for r in reads] == [("abc", 0.9), ("中文", 0.8), ("abc", 0.5)]
+    assert MostConfident([en, zh])([]) == []
