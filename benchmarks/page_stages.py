@@ -1,6 +1,6 @@
 """Where a page's time goes: each stage of ``ocr-page``'s read, timed on real pages.
 
-    python benchmarks/page_stages.py [--sets DIR ...] [--limit N] [--threads 2] [--lang en]
+    python benchmarks/page_stages.py [--sets DIR ...] [--limit N] [--threads 2] [--lang en] [--backend onnx]
                                      [--json benchmarks/figures/page_stages.json]
 
 Pages: the SROIE and FUNSD val pages and the first 40 phone photos (``--limit`` caps every set). Each page
@@ -11,13 +11,13 @@ time, less the time of the stages it calls), so the stages add up to the whole:
 - ``load``: decoding the image file (:func:`pipeline.images.load`);
 - ``skew``: the ink projection (:func:`pipeline.geometry.ink_points`, ``estimate_skew``);
 - ``upright``: turning and deskewing the page for the detector (:func:`pipeline.geometry.upright`);
-- ``detector network``: the CTPN forward pass;
+- ``detector network``: the CTPN forward pass (by the backend that runs it);
 - ``detector pre/post``: scaling the page, normalizing it, scoring and decoding the proposals;
 - ``line building``: proposals -> text lines (:func:`detection.textlines.build_lines`);
 - ``orientation``: the rest of the orientation decision (choosing windows, comparing readings);
 - ``crops``: cutting the line strips (:func:`pipeline.crop.crop_lines`);
 - ``recognizer network``: the CRNN forward passes (the orientation probes' and the language sample's too);
-- ``recognizer batching``: resizing to height 32, batching, softmax, the re-read and turned-crop logic;
+- ``recognizer batching``: resizing to height 32, batching, the re-read and turned-crop logic;
 - ``decoding``: CTC decoding (greedy; beam search with the language model where a reading is unsure);
 - ``language``: the ``--lang auto`` choice beyond its recognizer calls;
 - ``layout``: words, reading order, blocks (:func:`pipeline.layout.assemble`);
@@ -66,6 +66,26 @@ class StageTimer:
 
         setattr(owner, attr, timed)
 
+    def wrap_network(self, owner, stage: str) -> None:
+        """Time calls of ``owner.network`` (a predictor's network, of any backend), its attributes kept."""
+        timer, net = self, owner.network
+
+        class Timed:
+            def __call__(self, *args):
+                t0 = time.perf_counter()
+                try:
+                    return net(*args)
+                finally:
+                    dt = time.perf_counter() - t0
+                    timer.totals[stage] += dt
+                    if timer._stack:
+                        timer._stack[-1] += dt
+
+            def __getattr__(self, name):
+                return getattr(net, name)
+
+        owner.network = Timed()
+
     def timed(self, stage: str, fn, *args):
         """``fn(*args)``, its whole time added to ``stage`` (a call outside every wrapped one)."""
         t0 = time.perf_counter()
@@ -85,15 +105,15 @@ def instrument(ocr) -> StageTimer:
     t.wrap(geometry, "ink_points", "skew")
     t.wrap(geometry, "estimate_skew", "skew")
     t.wrap(geometry, "upright", "upright")
-    t.wrap(ocr.detector.model, "forward", "detector network")
+    t.wrap_network(ocr.detector, "detector network")
     t.wrap(det_pred.Detector, "proposals", "detector pre/post")
     t.wrap(det_pred.Detector, "run", "detector pre/post")
     t.wrap(det_pred, "build_lines", "line building")
     t.wrap(orientation, "decide", "orientation")
     t.wrap(orientation, "probe", "orientation")
     t.wrap(crop, "crop_lines", "crops")
-    for reader in {id(r.model): r for r in ocr.readers.values()}.values():
-        t.wrap(reader.model, "forward", "recognizer network")
+    for reader in ocr.readers.values():            # plain() copies made later share the wrapped network
+        t.wrap_network(reader, "recognizer network")
     for name in ("__call__", "_read", "_forward"):
         t.wrap(Recognizer, name, "recognizer batching")
     t.wrap(Recognizer, "_decode", "decoding")
@@ -123,10 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=40, help="at most this many pages of each set (0: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lang", default="en", choices=("en", "zh", "auto"))
+    ap.add_argument("--backend", default=None, choices=("torch", "onnx"), help="default: the config's")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
-    ocr = load(threads=args.threads, lang=args.lang)
+    ocr = load(threads=args.threads, lang=args.lang, backend=args.backend)
     timer = instrument(ocr)
     results = {}
     for folder in args.sets:
@@ -150,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         for s, v in sorted(stages.items(), key=lambda kv: -kv[1]):
             print(f"  {s:20s} {1000 * v / n:8.1f} ms/page  {v / wall:6.1%}")
     if args.json:
-        args.json.write_text(json.dumps({"threads": args.threads, "lang": args.lang, "sets": results}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"threads": args.threads, "lang": args.lang,
+                                         "backend": ocr.config.runtime.backend if args.backend is None else args.backend,
+                                         "sets": results}, indent=1) + "\n")
     return 0
 
 

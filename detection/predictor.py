@@ -26,7 +26,8 @@ from detection import box_coder
 from detection.ctpn import CTPN
 from detection.textlines import TextLine, TextLineConfig, build_lines
 
-__all__ = ["DetectorConfig", "DetectedLine", "Detector", "estimate_line_height", "working_size", "to_tensor"]
+__all__ = ["DetectorConfig", "DetectedLine", "Detector", "TorchNetwork", "estimate_line_height", "working_size",
+           "to_array", "to_tensor"]
 
 MEAN, STD = 0.5, 0.25
 
@@ -82,22 +83,48 @@ def working_size(h: int, w: int, line_h: float | None, cfg: DetectorConfig, stri
     return snap(h), snap(w)
 
 
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """``1,3,H,W`` float tensor of an RGB (or gray) uint8 image, normalised as in training."""
+def to_array(image: np.ndarray) -> np.ndarray:
+    """``1,3,H,W`` float32 array of an RGB (or gray) uint8 image, normalised as in training."""
     rgb = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    return ((torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 255.0 - MEAN) / STD)[None]
+    return ((rgb.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0) - np.float32(MEAN)) / np.float32(STD))[None]
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """:func:`to_array` as a torch tensor (training)."""
+    return torch.from_numpy(to_array(image))
+
+
+class TorchNetwork:
+    """A :class:`CTPN` run by torch, as the predictor calls every backend's network: ``x`` ``(1, 3, H, W)``
+    float32 numpy (:func:`to_array`) -> numpy maps on the stride-16 grid: ``prob`` ``(1, h, w, A)`` (text
+    probability per anchor), ``vert`` ``(1, h, w, A, 2)``, ``side`` ``(1, h, w, A)``. ``precision``
+    ``"bf16"``: under bfloat16 autocast (fast on CPUs with AMX)."""
+
+    backend = "torch"
+
+    def __init__(self, model: CTPN, device: str = "cpu", precision: str = "fp32"):
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        self.device = torch.device(device)
+        self.model, self.precision, self.stride = model.to(self.device).eval(), precision, model.stride
+
+    @torch.inference_mode()
+    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+            out = self.model(torch.from_numpy(x).to(self.device))
+        return {"prob": torch.softmax(out["scores"].float(), dim=-1)[..., 1].cpu().numpy(),
+                "vert": out["vert"].float().cpu().numpy(), "side": out["side"].float().cpu().numpy()}
 
 
 class Detector:
     """``Detector(model)(image)`` -> :class:`DetectedLine` list, top to bottom."""
 
-    def __init__(self, model: CTPN, cfg: DetectorConfig = DetectorConfig(), device: str = "cpu",
+    def __init__(self, model, cfg: DetectorConfig = DetectorConfig(), device: str = "cpu",
                  heights=anchors_mod.HEIGHTS, anchor_width: float = anchors_mod.WIDTH, precision: str = "fp32"):
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
-        self.model = model.to(device).eval()
-        self.precision = precision          # "bf16": the network under bfloat16 autocast (fast with AMX)
-        self.cfg, self.device = cfg, torch.device(device)
+        # a torch CTPN, or another backend's network (numpy in, maps out: TorchNetwork's interface)
+        self.network = TorchNetwork(model, device, precision) if isinstance(model, torch.nn.Module) else model
+        self.model, self.precision = model, precision
+        self.cfg = cfg
         self.heights, self.anchor_width = tuple(heights), float(anchor_width)
         self.provenance: dict = {}
 
@@ -115,22 +142,30 @@ class Detector:
         det.provenance = prov
         return det
 
+    @classmethod
+    def from_network(cls, network, cfg: DetectorConfig = DetectorConfig()) -> "Detector":
+        """The detector of another backend's ``network`` (e.g.
+        :class:`pipeline.backends.onnx_runtime.DetectorNetwork`: ``.anchors``, ``.stride``, ``.provenance``,
+        called as :class:`TorchNetwork` is)."""
+        det = cls(network, cfg, heights=network.anchors["heights"], anchor_width=network.anchors["width"])
+        det.provenance = network.provenance
+        return det
+
     def proposals(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float]]:
         """Fine proposals at the working scale: boxes ``(N, 4)``, text scores ``(N,)``, side offsets
         ``(N,)`` for those scoring at least ``lines.score_thresh``, and the scale ``(sx, sy)`` used."""
         h, w = image.shape[:2]
-        hh, ww = working_size(h, w, estimate_line_height(image, self.cfg.cc_to_line), self.cfg, self.model.stride)
+        stride = self.network.stride
+        hh, ww = working_size(h, w, estimate_line_height(image, self.cfg.cc_to_line), self.cfg, stride)
         work = cv2.resize(image, (ww, hh), interpolation=cv2.INTER_AREA if ww < w else cv2.INTER_LINEAR)
-        with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16,
-                                                    enabled=self.precision == "bf16"):
-            out = self.model(to_tensor(work).to(self.device))
+        out = self.network(to_array(work))
         fh, fw = out["side"].shape[1:3]
         a = len(self.heights)
-        prob = torch.softmax(out["scores"][0].float(), dim=-1)[..., 1].reshape(-1).cpu().numpy()      # H*W*A
+        prob = out["prob"][0].reshape(-1)                                                  # H*W*A
         keep = np.nonzero(prob >= self.cfg.lines.score_thresh)[0]
-        grid = anchors_mod.grid(fh, fw, self.model.stride, self.model.stride / 2, self.heights, self.anchor_width)
-        vert = out["vert"][0].float().reshape(fh * fw * a, 2).cpu().numpy()[keep]
-        side = out["side"][0].float().reshape(-1).cpu().numpy()[keep]
+        grid = anchors_mod.grid(fh, fw, stride, stride / 2, self.heights, self.anchor_width)
+        vert = out["vert"][0].reshape(fh * fw * a, 2)[keep]
+        side = out["side"][0].reshape(-1)[keep]
         boxes = box_coder.decode(vert, grid[keep])
         return boxes, prob[keep], side, (ww / w, hh / h)
 

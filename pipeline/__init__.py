@@ -206,7 +206,7 @@ def resolve_precision(precision: str, device: str = "cpu") -> str:
 def load(config: str | Path | None = None, device: str = "cpu", threads: int | None = None,
          min_confidence: float | None = None, orientation: str | int | None = None,
          detector_weights: str | Path | None = None, recognizer_weights: str | Path | None = None,
-         lang: str | None = None) -> OCR:
+         lang: str | None = None, backend: str | None = None) -> OCR:
     """Build the OCR system from the shipped weights and ``config`` (default ``configs/default.yaml``);
     ``device`` = ``"cpu"`` or ``"cuda"``, ``threads`` = torch CPU threads (default: torch's). The networks
     run in the config's ``runtime.precision`` (:func:`resolve_precision`). ``min_confidence``, when given,
@@ -218,7 +218,10 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
     recorded SHA-256. ``lang``, when given, replaces the config's ``recognizer.lang``: ``"en"`` (Latin
     script, the default) or ``"zh"`` (Simplified Chinese + English), the shipped recognizer of that
     language (:data:`recognition.WEIGHT_FILES`), or ``"auto"``: both, each page read by the one that
-    :mod:`pipeline.language` picks (``Page.lang`` says which)."""
+    :mod:`pipeline.language` picks (``Page.lang`` says which). ``backend``, when given, replaces the config's
+    ``runtime.backend``: ``"torch"`` runs the shipped ``.pt`` files, ``"onnx"`` their ``.onnx`` exports with
+    ONNX Runtime (CPU only; :mod:`pipeline.backends`). A weight file given by name runs by its suffix:
+    ``.onnx`` with ONNX Runtime, anything else with torch."""
     from dataclasses import replace
 
     import torch
@@ -235,6 +238,9 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         cfg = replace(cfg, page=replace(cfg.page, orientation=str(orientation)))
     if lang is not None:
         cfg = replace(cfg, recognizer=replace(cfg.recognizer, lang=str(lang)))
+    if backend is not None:
+        cfg = replace(cfg, runtime=replace(cfg.runtime, backend=str(backend)))
+    onnx = cfg.runtime.backend == "onnx"
     auto = cfg.recognizer.lang == "auto"
     if auto and recognizer_weights:
         raise ValueError("--lang auto chooses between the shipped recognizers; a recognizer weight file reads one "
@@ -246,14 +252,21 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
             raise NoWeightsError(f"no weights yet for the {g} recognizer: this build ships no "
                                  f"{recognition.WEIGHTS_DIR / recognition.WEIGHT_FILES[g]}"
                                  + ("; --lang auto needs every language's" if auto else ""))
-    rec_path = rec_paths[langs[0]]
     det_path = Path(detector_weights) if detector_weights else detection.weights_path()
+    if onnx:                                        # the shipped files' ONNX exports, beside them
+        if not recognizer_weights:
+            rec_paths = {g: _onnx_of(p) for g, p in rec_paths.items()}
+        if not detector_weights:
+            det_path = _onnx_of(det_path)
+    rec_path = rec_paths[langs[0]]
     for given in (p for p in (detector_weights, recognizer_weights) if p):
         if not Path(given).is_file():
             raise FileNotFoundError(f"{given}: no such weight file")
     if rec_path is None and det_path is None:
         raise NoWeightsError("no weights yet: this build ships no trained detector or recognizer "
                              f"(expected *.pt in {detection.WEIGHTS_DIR} and {recognition.WEIGHTS_DIR})")
+    if device != "cpu" and any(p is not None and p.suffix == ".onnx" for p in (*rec_paths.values(), det_path)):
+        raise ValueError("the onnx backend runs on the CPU; use --device cpu or runtime.backend: torch")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("device 'cuda' asked for, but no CUDA GPU is visible")
     if threads:
@@ -273,8 +286,29 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         # RecognizerConfig's fields are Recognizer's keyword arguments, one for one, but lang
         kwargs = {k: v for k, v in asdict(cfg.recognizer).items() if k != "lang"}
         for g, path in rec_paths.items():
-            readers[g] = Recognizer.from_file(path, device=device, precision=precision,
-                                              **({**kwargs, "lm": lm_path} if g == "en" else {**kwargs, "lm_weight": 0.0}))
-    if det_path is not None:
+            kw = {**kwargs, "lm": lm_path} if g == "en" else {**kwargs, "lm_weight": 0.0}
+            if path.suffix == ".onnx":
+                from pipeline.backends.onnx_runtime import RecognizerNetwork
+
+                readers[g] = Recognizer.from_network(RecognizerNetwork(path, threads), **kw)
+            else:
+                readers[g] = Recognizer.from_file(path, device=device, precision=precision, **kw)
+    if det_path is not None and det_path.suffix == ".onnx":
+        from pipeline.backends.onnx_runtime import DetectorNetwork
+
+        det = Detector.from_network(DetectorNetwork(det_path, threads), cfg.detector)
+    elif det_path is not None:
         det = Detector.from_file(det_path, cfg.detector, device=device, precision=precision)
     return OCR(readers.get(langs[0]), det, cfg, readers if auto else None)
+
+
+def _onnx_of(path: Path | None) -> Path | None:
+    """The ONNX export shipped beside weight file ``path`` (None for None); NoWeightsError when there is none."""
+    if path is None:
+        return None
+    out = path.with_suffix(".onnx")
+    if not out.is_file():
+        pkg = "recognition" if path.parent == recognition.WEIGHTS_DIR else "detection"
+        raise NoWeightsError(f"no ONNX export of {path} for runtime.backend onnx: write it with "
+                             f"python -m {pkg}.export {path}")
+    return out

@@ -235,12 +235,12 @@ def _start_worker(init, load_args: tuple) -> None:
     _READY = True
 
 
-def _init_worker(config, device, threads, min_confidence=None, orientation=None, lang=None) -> None:
+def _init_worker(config, device, threads, min_confidence=None, orientation=None, lang=None, backend=None) -> None:
     global _OCR
     import pipeline
 
     _OCR = pipeline.load(config=config, device=device, threads=threads, min_confidence=min_confidence,
-                         orientation=orientation, lang=lang)
+                         orientation=orientation, lang=lang, backend=backend)
 
 
 def convert(ocr, job: Job, chunk: int = 4) -> int:
@@ -296,7 +296,7 @@ def _worker_task(job: Job, chunk: int) -> tuple[int, str | None]:
 def run_batch(jobs: list[Job], out_dir: Path, ocr=None, workers: int = 1, overwrite: bool = False, chunk: int = 4,
               load_args: tuple = (None, "cpu", None), progress: bool = True, init=None) -> BatchReport:
     """Convert ``jobs``; ``ocr`` is the loaded pipeline for ``workers == 1``, ``load_args`` = (config,
-    device, threads per worker[, min_confidence[, orientation[, lang]]]) for workers, each of which runs ``init(*load_args)``
+    device, threads per worker[, min_confidence[, orientation[, lang[, backend]]]]) for workers, each of which runs ``init(*load_args)``
     first (default: load the pipeline; a module-level function, so spawned workers can import it).
     Returns the report, also written to ``OUT_DIR``. The whole run holds ``OUT_DIR``'s lock (:func:`locked`):
     a second run on it waits, saying so on stderr."""

@@ -18,6 +18,8 @@ _ORIENTATION_HELP = ("auto: turn each page the quarter turn (0/90/180/270) its t
 _LANG_HELP = ("the recognizer: en, Latin script; zh, Simplified Chinese and English; auto, per page zh when its "
               "reading of a sample of the lines is mostly hanzi, else en (default: the config's recognizer.lang, "
               "en as shipped)")
+_BACKEND_HELP = ("what runs the networks: torch (the .pt weights) or onnx (their .onnx exports, run by ONNX "
+                 "Runtime; CPU only) (default: the config's runtime.backend, torch as shipped)")
 _MIN_CONFIDENCE_HELP = ("leave off lines read less confidently than C, 0 to 1 (default: the config's "
                         "layout.min_confidence, 0.5 as shipped; 0 keeps every line)")
 
@@ -28,12 +30,13 @@ def _fail(prog: str, msg: str, code: int) -> int:
 
 
 def _load_pipeline(prog: str, device: str = "cpu", config: str | None = None, threads: int | None = None,
-                   min_confidence: float | None = None, orientation: str | None = None, lang: str | None = None):
+                   min_confidence: float | None = None, orientation: str | None = None, lang: str | None = None,
+                   backend: str | None = None):
     import pipeline
 
     try:
         return pipeline.load(config=config, device=device, threads=threads, min_confidence=min_confidence,
-                             orientation=orientation, lang=lang), 0
+                             orientation=orientation, lang=lang, backend=backend), 0
     except pipeline.NoWeightsError as exc:
         return None, _fail(prog, str(exc), 3)
     except (ValueError, FileNotFoundError) as exc:
@@ -45,6 +48,7 @@ def _numbered(path: Path, n: int, total: int) -> Path:
 
 
 def _page_parser() -> argparse.ArgumentParser:
+    from pipeline.backends import BACKENDS
     from pipeline.config import LANG_MODES
     from pipeline.exporters import FORMATS
     from pipeline.orientation import MODES
@@ -67,6 +71,7 @@ def _page_parser() -> argparse.ArgumentParser:
     ap.add_argument("--min-confidence", type=float, default=None, metavar="C", help=_MIN_CONFIDENCE_HELP)
     ap.add_argument("--orientation", choices=MODES, default=None, help=_ORIENTATION_HELP)
     ap.add_argument("--lang", choices=LANG_MODES, default=None, help=_LANG_HELP)
+    ap.add_argument("--backend", choices=BACKENDS, default=None, help=_BACKEND_HELP)
     return ap
 
 
@@ -185,7 +190,7 @@ def ocr_page(argv: list[str] | None = None) -> int:
     if len(missing) == len(args.inputs):
         return 2
     ocr, code = _load_pipeline("ocr-page", args.device, args.config, args.threads, args.min_confidence,
-                               args.orientation, args.lang)
+                               args.orientation, args.lang, args.backend)
     if ocr is None:
         return code
     import pipeline
@@ -259,6 +264,7 @@ def _dump_crops(ocr, pages, images, folder: Path) -> None:
 def ocr_batch(argv: list[str] | None = None) -> int:
     from pipeline import batch
     from pipeline.exporters import display_name
+    from pipeline.backends import BACKENDS
     from pipeline.config import LANG_MODES
     from pipeline.orientation import MODES
 
@@ -279,6 +285,7 @@ def ocr_batch(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-confidence", type=float, default=None, metavar="C", help=_MIN_CONFIDENCE_HELP)
     ap.add_argument("--orientation", choices=MODES, default=None, help=_ORIENTATION_HELP)
     ap.add_argument("--lang", choices=LANG_MODES, default=None, help=_LANG_HELP)
+    ap.add_argument("--backend", choices=BACKENDS, default=None, help=_BACKEND_HELP)
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
@@ -293,7 +300,7 @@ def ocr_batch(argv: list[str] | None = None) -> int:
         return _fail("ocr-batch", str(exc), 2)
     ocr, code = _load_pipeline("ocr-batch", args.device, args.config,
                                args.threads if args.workers == 1 else 1, args.min_confidence, args.orientation,
-                               args.lang)
+                               args.lang, args.backend)
     if ocr is None:
         return code
     import pipeline
@@ -307,7 +314,7 @@ def ocr_batch(argv: list[str] | None = None) -> int:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         report = batch.run_batch(jobs, args.out_dir, ocr if args.workers == 1 else None, args.workers, args.overwrite,
                                  load_args=(args.config, args.device, per_worker, args.min_confidence,
-                                            args.orientation, args.lang),
+                                            args.orientation, args.lang, args.backend),
                                  progress=not args.quiet)
     except OSError as exc:
         return _fail("ocr-batch", f"cannot write to {args.out_dir}: {exc.strerror or exc}", 2)

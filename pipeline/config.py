@@ -75,10 +75,15 @@ class PageConfig:
 @dataclass(frozen=True)
 class RuntimeConfig:
     precision: str = "auto"      # auto | fp32 | bf16: network arithmetic (auto = bf16 on CPUs with AMX)
+    backend: str = "torch"       # torch | onnx: what runs the networks (pipeline/backends)
 
     def __post_init__(self):
+        from pipeline.backends import BACKENDS
+
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
 
 
 @dataclass(frozen=True)

@@ -58,9 +58,10 @@ def verify(path: str | Path) -> None:
 
 
 def record(folder: str | Path) -> Path:
-    """Write ``folder/SHA256SUMS`` for every ``*.pt`` and ``*.json.gz`` (language model) in ``folder``."""
+    """Write ``folder/SHA256SUMS`` for every ``*.pt``, ``*.onnx`` (their exports) and ``*.json.gz`` (language
+    model) in ``folder``."""
     folder = Path(folder)
-    files = sorted([*folder.glob("*.pt"), *folder.glob("*.json.gz")])
+    files = sorted([*folder.glob("*.pt"), *folder.glob("*.onnx"), *folder.glob("*.json.gz")])
     lines = [f"{sha256(p)}  {p.name}\n" for p in files]
     (folder / SUMS).write_text("".join(lines), encoding="utf-8")
     return folder / SUMS
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m pipeline.integrity",
-                                 description="record the SHA-256 of every *.pt and *.json.gz in each weights folder "
+                                 description="record the SHA-256 of every *.pt, *.onnx and *.json.gz in each weights folder "
                                              f"(writes FOLDER/{SUMS}) and print it")
     ap.add_argument("folders", nargs="*", type=Path, default=[Path("detection/weights"), Path("recognition/weights")],
                     help="weights folders (default: detection/weights recognition/weights)")

@@ -8,7 +8,8 @@ different widths, so batch and width stay free:
 
 - inputs ``x`` ``(B, 1, 32, W)`` float32 in [-1, 1] (:func:`recognition.preprocess.batch`) and ``widths``
   ``(B,)`` int64, the unpadded widths (the BiLSTM reads each line to its own length, as in torch);
-- output ``logits`` ``(T, B, C)`` float32; steps past ``timesteps(widths[b])`` are padding.
+- outputs ``logits`` ``(T, B, C)`` float32 and ``probs``, their softmax over the classes (what the predictor
+  decodes); steps past ``timesteps(widths[b])`` are padding.
 
 The weights are stored as float16 and cast to float32 when the session loads (ONNX Runtime folds the casts):
 the ``.pt`` files hold float16 weights already, so the values are the same and the file stays as small.
@@ -38,6 +39,15 @@ def export(weights: str | Path, out: str | Path | None = None) -> Path:
     from recognition import weightfile
     from training.onnx_export import float16_storage, sha256, write_model
 
+    class WithProbs(torch.nn.Module):
+        def __init__(self, crnn):
+            super().__init__()
+            self.crnn = crnn
+
+        def forward(self, x, widths):
+            logits = self.crnn(x, widths)
+            return logits, logits.softmax(-1)
+
     weights = Path(weights)
     model, charset, prov = weightfile.load(weights)
     x = torch.zeros(2, 1, 32, 96)
@@ -45,9 +55,10 @@ def export(weights: str | Path, out: str | Path | None = None) -> Path:
     buf = io.BytesIO()
     with warnings.catch_warnings():          # the exporter's notes on LSTM batch sizes and packed sequences
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (x, widths), buf, dynamo=False, opset_version=OPSET, do_constant_folding=False,
-                          input_names=["x", "widths"], output_names=["logits"],
-                          dynamic_axes={"x": {0: "B", 3: "W"}, "widths": {0: "B"}, "logits": {0: "T", 1: "B"}})
+        torch.onnx.export(WithProbs(model).eval(), (x, widths), buf, dynamo=False, opset_version=OPSET,
+                          do_constant_folding=False, input_names=["x", "widths"], output_names=["logits", "probs"],
+                          dynamic_axes={"x": {0: "B", 3: "W"}, "widths": {0: "B"}, "logits": {0: "T", 1: "B"},
+                                        "probs": {0: "T", 1: "B"}})
     meta = {"format": FORMAT, "arch": json.dumps(model.arch()), "charset": json.dumps(charset.to_dict(), ensure_ascii=False),
             "provenance": json.dumps({**prov, "exported_from": {"file": weights.name, "sha256": sha256(weights)}},
                                      ensure_ascii=False, default=str)}

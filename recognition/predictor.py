@@ -28,7 +28,28 @@ from recognition import decoding, preprocess
 from recognition.charset import Charset
 from recognition.crnn import CRNN, step_x, timesteps
 
-__all__ = ["Recognition", "Recognizer"]
+__all__ = ["Recognition", "Recognizer", "TorchNetwork"]
+
+
+class TorchNetwork:
+    """A :class:`CRNN` run by torch, as the predictor calls every backend's network: ``(x, widths)`` numpy
+    (:func:`recognition.preprocess.batch_array`) -> character probabilities ``(T, B, C)`` float32 numpy.
+    ``precision`` ``"bf16"`` runs it under bfloat16 autocast (fast on CPUs with AMX)."""
+
+    backend = "torch"
+
+    def __init__(self, model: CRNN, device: str = "cpu", precision: str = "fp32"):
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        self.device = torch.device(device)
+        self.model, self.precision = model.to(self.device).eval(), precision
+        self.num_classes = model.num_classes
+
+    @torch.inference_mode()
+    def __call__(self, x: np.ndarray, widths: np.ndarray) -> np.ndarray:
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+            logits = self.model(torch.from_numpy(x).to(self.device), torch.from_numpy(widths))   # T,B,C
+        return logits.float().softmax(-1).cpu().numpy()
 
 
 @dataclass
@@ -67,7 +88,7 @@ class Recognizer:
     in full precision; decoding is always float32.
     """
 
-    def __init__(self, model: CRNN, charset: Charset, device: str = "cpu", beam_width: int = 1,
+    def __init__(self, model, charset: Charset, device: str = "cpu", beam_width: int = 1,
                  batch_size: int = 32, batch_pixels: int = 12000, max_width: int = 4096, rotate_tall: bool = True,
                  precision: str = "fp32", reread_dense: float = 0.3, reread_stretch: float = 1.3,
                  reread_conf: float = 0.98, beam_above: float = 0.0, beam_below: float = 1.0,
@@ -76,8 +97,9 @@ class Recognizer:
             raise ValueError(f"model has {model.num_classes} classes but the charset {len(charset)}")
         if beam_width < 1:
             raise ValueError(f"beam_width must be >= 1, got {beam_width}")
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        # a torch CRNN, or another backend's network (numpy in, probabilities out: TorchNetwork's interface)
+        self.network = TorchNetwork(model, device, precision) if isinstance(model, torch.nn.Module) else model
+        self.model = model
         self.charset, self.beam_width = charset, int(beam_width)
         self.batch_size, self.batch_pixels, self.max_width = int(batch_size), int(batch_pixels), int(max_width)
         self.rotate_tall = bool(rotate_tall)
@@ -85,8 +107,6 @@ class Recognizer:
             raise ValueError(f"reread_dense must be >= 0 and reread_stretch >= 1, got {reread_dense}, {reread_stretch}")
         self.reread_dense, self.reread_stretch = float(reread_dense), float(reread_stretch)
         self.reread_conf = float(reread_conf)
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         self.precision = precision
         if lm_weight < 0 or (lm is not None and lm_weight > 0 and beam_width < 2):
             raise ValueError(f"lm_weight must be >= 0, and a language model needs beam_width >= 2, got "
@@ -108,6 +128,18 @@ class Recognizer:
         lm = CharLM.load(lm) if lm is not None and kw.get("lm_weight", 0.0) > 0 else None
         rec = cls(model, charset, device=device, lm=lm, **kw)
         rec.provenance = prov
+        return rec
+
+    @classmethod
+    def from_network(cls, network, lm: str | Path | None = None, **kw) -> "Recognizer":
+        """The recognizer of another backend's ``network`` (e.g.
+        :class:`pipeline.backends.onnx_runtime.RecognizerNetwork`: ``.charset``, ``.provenance``, called
+        as :class:`TorchNetwork` is), with the language model file ``lm`` as in :meth:`from_file`."""
+        from recognition.lm import CharLM
+
+        lm = CharLM.load(lm) if lm is not None and kw.get("lm_weight", 0.0) > 0 else None
+        rec = cls(network, network.charset, lm=lm, **kw)
+        rec.provenance = network.provenance
         return rec
 
     def plain(self) -> "Recognizer":
@@ -154,12 +186,9 @@ class Recognizer:
                 out[k] = (r, steps)
         return out
 
-    @torch.inference_mode()
     def _forward(self, lines: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
-        x, widths = preprocess.batch(lines)
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
-            logits = self.model(x.to(self.device), widths)      # T,B,C
-        return logits.float().softmax(-1).cpu().numpy(), widths.tolist()
+        x, widths = preprocess.batch_array(lines)
+        return self.network(x, widths), widths.tolist()                 # T,B,C probabilities
 
     def _decode(self, probs: np.ndarray, scale: float) -> Recognition:
         d = decoding.greedy(probs, self.charset.blank)

@@ -14,7 +14,7 @@ import torch
 
 from recognition.crnn import HEIGHT
 
-__all__ = ["to_gray", "resize_height", "batch", "MIN_WIDTH", "PAD"]
+__all__ = ["to_gray", "resize_height", "batch_array", "batch", "MIN_WIDTH", "PAD"]
 
 MIN_WIDTH = 8
 PAD = 32
@@ -43,14 +43,21 @@ def resize_height(gray: np.ndarray, max_width: int = 4096, stretch: float = 1.0)
     return cv2.resize(gray, (nw, HEIGHT), interpolation=interp)
 
 
-def batch(lines: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack prepared (32, w) uint8 crops into (B,1,32,Wmax+PAD) float in [-1, 1], right-padded with 0."""
+def batch_array(lines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Stack prepared (32, w) uint8 crops into (B,1,32,Wmax+PAD) float32 in [-1, 1], right-padded with 0,
+    and their widths (B,) int64: what every backend's network takes."""
     widths = [ln.shape[1] for ln in lines]
     wmax = max(widths) + PAD
     x = np.zeros((len(lines), 1, HEIGHT, wmax), np.float32)
     for i, ln in enumerate(lines):
         x[i, 0, :, :ln.shape[1]] = ln.astype(np.float32) / 127.5 - 1.0
-    return torch.from_numpy(x), torch.tensor(widths, dtype=torch.int64)
+    return x, np.array(widths, np.int64)
+
+
+def batch(lines: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`batch_array` as torch tensors (training)."""
+    x, widths = batch_array(lines)
+    return torch.from_numpy(x), torch.from_numpy(widths)
 
 
 def width_batches(widths: list[int], batch_size: int, batch_pixels: int) -> list[list[int]]:

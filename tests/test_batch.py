@@ -186,11 +186,13 @@ def test_ocr_batch_hands_the_confidence_floor_to_every_worker(tree, tmp_path, mo
     import pipeline
     from pipeline import cli
 
-    loads, runs, orients = [], [], []
+    loads, runs, orients, backends = [], [], [], []
 
-    def fake_load(config=None, device="cpu", threads=None, min_confidence=None, orientation=None, lang=None):
+    def fake_load(config=None, device="cpu", threads=None, min_confidence=None, orientation=None, lang=None,
+                  backend=None):
         loads.append(min_confidence)
         orients.append(orientation)
+        backends.append(backend)
         return FakeOCR()
 
     def fake_run(jobs, out_dir, ocr, workers, overwrite, load_args, progress):
@@ -207,3 +209,5 @@ def test_ocr_batch_hands_the_confidence_floor_to_every_worker(tree, tmp_path, mo
     assert loads[2:] == [None, None]                     # not given: the config's layout.min_confidence
     assert cli.ocr_batch([str(tree), str(tmp_path / "out3"), "--workers", "2", "--orientation", "none", "--quiet"]) == 0
     assert orients == [None] * 4 + ["none", "none"] and runs[-1][4] == "none"   # and --orientation likewise
+    assert cli.ocr_batch([str(tree), str(tmp_path / "out4"), "--workers", "2", "--backend", "onnx", "--quiet"]) == 0
+    assert backends == [None] * 6 + ["onnx", "onnx"] and runs[-1][6] == "onnx"    # and --backend

@@ -1,6 +1,7 @@
 """ONNX export of both networks (detection.export, recognition.export): ONNX Runtime gives torch's outputs
 at any batch size and input size, the weights keep their float16 storage, the metadata travels along."""
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -14,6 +15,8 @@ from recognition import export as rec_export
 from recognition import weightfile as rec_weights
 from recognition.charset import Charset
 from recognition.crnn import CRNN, timesteps
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _session(path):
@@ -57,10 +60,12 @@ def test_the_recognizer_reads_the_same_through_onnx_runtime_at_any_width_and_bat
         x = rng.uniform(-1, 1, (batch, 1, 32, widest + 32)).astype(np.float32)
         with torch.no_grad():
             want = ref_model(torch.from_numpy(x), torch.tensor(widths)).numpy()
-        got = session.run(None, {"x": x, "widths": np.array(widths, np.int64)})[0]
-        assert got.shape == want.shape
+        got, probs = session.run(None, {"x": x, "widths": np.array(widths, np.int64)})
+        assert got.shape == want.shape == probs.shape
         for b, w in enumerate(widths):            # each line's own steps (the rest is padding)
             np.testing.assert_allclose(got[:timesteps(w), b], want[:timesteps(w), b], atol=1e-4, rtol=0)
+            np.testing.assert_allclose(probs[:timesteps(w), b], torch.from_numpy(want[:timesteps(w), b]).softmax(-1),
+                                       atol=1e-5, rtol=0)
 
 
 def test_the_detector_gives_the_same_maps_through_onnx_runtime_at_any_page_size(tmp_path):
@@ -80,7 +85,8 @@ def test_the_detector_gives_the_same_maps_through_onnx_runtime_at_any_page_size(
         x = rng.normal(0, 1, (batch, 3, h, w)).astype(np.float32)
         with torch.no_grad():
             want = ref_model(torch.from_numpy(x))
-        got = dict(zip(("scores", "vert", "side"), session.run(None, {"x": x})))
+        got = dict(zip(("scores", "vert", "side", "prob"), session.run(None, {"x": x})))
+        want["prob"] = want["scores"].softmax(-1)[..., 1]
         for k in got:
             assert got[k].shape == tuple(want[k].shape)
             np.testing.assert_allclose(got[k], want[k].numpy(), atol=1e-4, rtol=0)
@@ -92,3 +98,58 @@ def test_export_of_a_file_that_is_not_weights_says_so(tmp_path, capsys):
     assert rec_export.main([str(bad)]) == 2 and det_export.main([str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all("x.pt" in line and "not a readable weight file" in line for line in err)
+
+
+def test_the_onnx_backend_reads_a_page_as_torch_does(capsys):
+    import pipeline
+    from pipeline.cli import ocr_page
+    from pipeline.images import load as load_image
+
+    image = load_image(ROOT / "samples" / "receipt.jpg")
+    by_torch = pipeline.load(threads=1).read_array(image)
+    by_onnx = pipeline.load(threads=1, backend="onnx").read_array(image)
+    assert by_onnx.text == by_torch.text and len(by_onnx.lines) == len(by_torch.lines) > 20
+    for a, b in zip(by_torch.lines, by_onnx.lines):
+        np.testing.assert_allclose(a.box, b.box, atol=1e-3)
+        assert abs(a.confidence - b.confidence) < 1e-3
+    assert ocr_page(["--backend", "onnx", "--threads", "1", str(ROOT / "samples" / "receipt.jpg")]) == 0
+    assert capsys.readouterr().out.strip() == by_torch.text.strip()
+    ocr = pipeline.load(lang="zh", backend="onnx")                 # every shipped recognizer has its export
+    assert ocr.recognizer.network.backend == "onnx" and len(ocr.recognizer.charset) > 6000
+
+
+def test_the_onnx_backend_says_what_is_missing_or_wrong(tmp_path, monkeypatch):
+    import shutil
+
+    import pytest
+
+    import pipeline
+    import recognition
+    from pipeline.backends.onnx_runtime import OnnxModelError, RecognizerNetwork
+
+    with pytest.raises(ValueError, match="backend must be one of torch, onnx"):
+        pipeline.load(backend="tensorrt")
+    with pytest.raises(ValueError, match="onnx backend runs on the CPU"):
+        pipeline.load(backend="onnx", device="cuda:0")
+    copy = tmp_path / "weights"
+    shutil.copytree(recognition.WEIGHTS_DIR, copy)
+    (copy / "crnn_s.onnx").unlink()
+    monkeypatch.setattr(recognition, "WEIGHTS_DIR", copy)
+    with pytest.raises(pipeline.NoWeightsError, match=r"no ONNX export of .*crnn_s.pt.*python -m recognition.export"):
+        pipeline.load(backend="onnx")
+    with pytest.raises(OnnxModelError, match="not a readable ONNX model"):
+        RecognizerNetwork(copy / "crnn_s.pt")
+    with pytest.raises(OnnxModelError, match="not a ocr-recognizer-onnx/1 file"):
+        RecognizerNetwork(ROOT / "detection" / "weights" / "ctpn.onnx")
+
+
+def test_every_shipped_onnx_file_is_the_export_of_the_pt_file_beside_it():
+    import detection
+    import recognition
+    from pipeline.integrity import sha256
+
+    pts = [*detection.WEIGHTS_DIR.glob("*.pt"), *recognition.WEIGHTS_DIR.glob("*.pt")]
+    assert len(pts) >= 3
+    for pt in pts:                                # a .pt file retrained and shipped without a new export fails
+        source = json.loads(_meta(pt.with_suffix(".onnx"))["provenance"])["exported_from"]
+        assert source == {"file": pt.name, "sha256": sha256(pt)}, pt.name

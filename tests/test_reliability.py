@@ -439,7 +439,8 @@ def test_shipped_weights_match_their_recorded_sha256():
     import detection
     import recognition
 
-    for path in (detection.weights_path(), recognition.weights_path(), recognition.lm_path()):
+    onnx = [p.with_suffix(".onnx") for p in (detection.weights_path(), recognition.weights_path())]
+    for path in (detection.weights_path(), recognition.weights_path(), recognition.lm_path(), *onnx):
         integrity.verify(path)
         assert integrity.read_sums(path.parent)[path.name] == integrity.sha256(path)
 
@@ -448,11 +449,12 @@ def test_recording_weights_writes_sha256sums_and_refuses_a_missing_folder(tmp_pa
     (tmp_path / "b.pt").write_bytes(b"bb")
     (tmp_path / "a.pt").write_bytes(b"a")
     (tmp_path / "lm.json.gz").write_bytes(b"c")                  # a language model file is recorded too
+    (tmp_path / "b.onnx").write_bytes(b"d")                      # and an ONNX export
     (tmp_path / "notes.txt").write_text("not weights")
     assert integrity.main([str(tmp_path)]) == 0
     sums = (tmp_path / integrity.SUMS).read_text()
-    assert sums == (f"{hashlib.sha256(b'a').hexdigest()}  a.pt\n{hashlib.sha256(b'bb').hexdigest()}  b.pt\n"
-                    f"{hashlib.sha256(b'c').hexdigest()}  lm.json.gz\n")
+    assert sums == (f"{hashlib.sha256(b'a').hexdigest()}  a.pt\n{hashlib.sha256(b'd').hexdigest()}  b.onnx\n"
+                    f"{hashlib.sha256(b'bb').hexdigest()}  b.pt\n{hashlib.sha256(b'c').hexdigest()}  lm.json.gz\n")
     assert capsys.readouterr().out == sums
     integrity.verify(tmp_path / "a.pt")
     assert integrity.main([str(tmp_path / "nope")]) == 2
@@ -469,9 +471,12 @@ def test_a_tampered_or_unrecorded_weight_file_is_refused(tmp_path, monkeypatch, 
         shutil.copytree(mod.WEIGHTS_DIR, copy)
         monkeypatch.setattr(mod, "WEIGHTS_DIR", copy)
     rec = recognition.weights_path()
-    data = bytearray(rec.read_bytes())
-    data[len(data) // 2] ^= 0x01                                # one bit flipped deep in the tensors
-    rec.write_bytes(bytes(data))
+    for path in (rec.with_suffix(".onnx"), rec):                 # the ONNX export first, then the .pt file
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0x01                            # one bit flipped deep in the tensors
+        path.write_bytes(bytes(data))
+    with pytest.raises(integrity.WeightsIntegrityError, match="crnn_s.onnx.*does not match the recorded"):
+        pipeline.load(backend="onnx")
     with pytest.raises(integrity.WeightsIntegrityError, match="does not match the recorded"):
         pipeline.load()
     assert cli.ocr_page([str(ROOT / "samples" / "receipt.jpg")]) == 2
