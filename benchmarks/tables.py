@@ -20,7 +20,7 @@ FIGURES = ROOT / "benchmarks" / "figures"
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SYSTEMS = {"project": "**this project**", "tesseract": "Tesseract 5", "rapidocr": "PP-OCRv4 (`rapidocr-onnxruntime`)"}
 SETS = {"funsd": "FUNSD forms, fax scans", "sroie": "SROIE receipts, scans", "photos": "phone photos of receipts",
-        "all": "all"}
+        "zh_pages": "Chinese notices, receipts, invoices, forms", "all": "all"}
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
 
 
@@ -39,9 +39,9 @@ def _by_set(results: list[dict]) -> list[tuple[str, list[dict]]]:
     return [(s, [r for r in results if r["set"] == s]) for s in sets]
 
 
-def pages() -> str:
+def pages(figures: str = "pages_val.json") -> str:
     out = []
-    for s, rs in _by_set(_load("pages_val.json")["results"]):
+    for s, rs in _by_set(_load(figures)["results"]):
         for i, r in enumerate(rs):
             out.append([f"{SETS.get(s, s)} ({r['pages']})" if i == 0 else "", SYSTEMS.get(r["system"], r["system"]),
                         f"{r['tok_F']:.3f}", f"{r['seg_CER']:.3f}", r["bad_pages"], f"{r['det_F']:.3f}",
@@ -138,6 +138,11 @@ def zh_document() -> str:
     return zh_lines(("document",))
 
 
+def zh_pages() -> str:
+    """``ocr-eval --lang zh`` on the Chinese test pages of ``benchmarks/zh_pages.py``, three systems."""
+    return pages("zh_pages.json").replace("| val pages |", "| Chinese test pages |", 1)
+
+
 def lang_auto() -> str:
     """``--lang auto`` on pages of both scripts (``benchmarks/lang_auto.py``)."""
     d = _load("lang_auto.json")
@@ -152,7 +157,7 @@ def lang_auto() -> str:
 
 
 RENDER = {f.__name__: f for f in (pages, crops, detect, recognizer_speed, detector_speed, memory, orientation, photos,
-                                  scale, zh_lines, zh_document, lang_auto)}
+                                  scale, zh_lines, zh_document, zh_pages, lang_auto)}
 
 
 def render(text: str) -> str:

@@ -48,10 +48,16 @@ class Choice:
 
 def han_share(text: str, conf: list[float] | None = None, min_conf: float = 0.0) -> float:
     """Share of the non-space characters of ``text`` that are CJK unified ideographs (0 for no characters),
-    with ``conf`` (one per character of ``text``) only those read at ``min_conf`` or more."""
+    with ``conf`` (one per character of ``text``) only those read at ``min_conf`` or more; a hanzi in a run
+    of three or more of itself does not count."""
     conf = conf if conf is not None else [1.0] * len(text)
     chars = [(c, p) for c, p in zip(text, conf) if not c.isspace()]
-    return sum(is_han(c) and p >= min_conf for c, p in chars) / len(chars) if chars else 0.0
+    # a run of one hanzi 3 or more times is a row of symbols read as it (a card number masked with
+    # asterisks reads 来来来来), not Chinese text: its characters count, but not as hanzi
+    repeat = [k >= 2 and chars[k - 2][0] == chars[k - 1][0] == c or
+              k + 2 < len(chars) and chars[k + 1][0] == chars[k + 2][0] == c or
+              0 < k < len(chars) - 1 and chars[k - 1][0] == c == chars[k + 1][0] for k, (c, _) in enumerate(chars)]
+    return sum(is_han(c) and p >= min_conf and not r for (c, p), r in zip(chars, repeat)) / len(chars) if chars else 0.0
 
 
 def sample(strips: list[np.ndarray], cfg: LanguageConfig) -> list[np.ndarray]:

@@ -30,6 +30,8 @@ def test_han_share_counts_hanzi_among_the_non_space_characters():
     assert han_share("No. 123") == 0.0
     assert han_share("合计 12.5元") == pytest.approx(3 / 7)   # 合 计 元 of 合计12.5元
     assert han_share("   ") == 0.0
+    assert han_share("来来来来4943") == 0.0 and han_share("来来4943") == pytest.approx(2 / 6)   # ****4943 read as 来
+    assert han_share("谢谢惠顾") == 1.0
 
 
 def test_a_page_whose_zh_reading_is_mostly_hanzi_is_chinese():
