@@ -16,6 +16,7 @@ English lines, so comparing the two recognizers' confidences picks ``en`` for Ch
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 
 import numpy as np
 
@@ -54,10 +55,9 @@ def han_share(text: str, conf: list[float] | None = None, min_conf: float = 0.0)
     chars = [(c, p) for c, p in zip(text, conf) if not c.isspace()]
     # a run of one hanzi 3 or more times is a row of symbols read as it (a card number masked with
     # asterisks reads 来来来来), not Chinese text: its characters count, but not as hanzi
-    repeat = [k >= 2 and chars[k - 2][0] == chars[k - 1][0] == c or
-              k + 2 < len(chars) and chars[k + 1][0] == chars[k + 2][0] == c or
-              0 < k < len(chars) - 1 and chars[k - 1][0] == c == chars[k + 1][0] for k, (c, _) in enumerate(chars)]
-    return sum(is_han(c) and p >= min_conf and not r for (c, p), r in zip(chars, repeat)) / len(chars) if chars else 0.0
+    runs = [list(run) for _, run in groupby(chars, key=lambda cp: cp[0])]
+    han = sum(is_han(c) and p >= min_conf for run in runs if len(run) < 3 for c, p in run)
+    return han / len(chars) if chars else 0.0
 
 
 def sample(strips: list[np.ndarray], cfg: LanguageConfig) -> list[np.ndarray]:
