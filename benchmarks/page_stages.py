@@ -49,22 +49,22 @@ class StageTimer:
         self.totals: dict[str, float] = defaultdict(float)
         self._stack: list[float] = []                  # time spent in wrapped callees, per open call
 
+    def timed(self, stage: str, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``, its time less that of the wrapped calls inside it added to ``stage``."""
+        t0 = time.perf_counter()
+        self._stack.append(0.0)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            dt = time.perf_counter() - t0
+            self.totals[stage] += dt - self._stack.pop()
+            if self._stack:
+                self._stack[-1] += dt
+
     def wrap(self, owner, attr: str, stage: str) -> None:
+        """Time every call of ``owner.attr`` (a function, or a method when ``owner`` is a class)."""
         fn = getattr(owner, attr)
-
-        def timed(*args, **kwargs):
-            t0 = time.perf_counter()
-            self._stack.append(0.0)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                dt = time.perf_counter() - t0
-                inner = self._stack.pop()
-                self.totals[stage] += dt - inner
-                if self._stack:
-                    self._stack[-1] += dt
-
-        setattr(owner, attr, timed)
+        setattr(owner, attr, lambda *args, **kwargs: self.timed(stage, fn, *args, **kwargs))
 
     def wrap_network(self, owner, stage: str) -> None:
         """Time calls of ``owner.network`` (a predictor's network, of any backend), its attributes kept."""
@@ -72,26 +72,12 @@ class StageTimer:
 
         class Timed:
             def __call__(self, *args):
-                t0 = time.perf_counter()
-                try:
-                    return net(*args)
-                finally:
-                    dt = time.perf_counter() - t0
-                    timer.totals[stage] += dt
-                    if timer._stack:
-                        timer._stack[-1] += dt
+                return timer.timed(stage, net, *args)
 
             def __getattr__(self, name):
                 return getattr(net, name)
 
         owner.network = Timed()
-
-    def timed(self, stage: str, fn, *args):
-        """``fn(*args)``, its whole time added to ``stage`` (a call outside every wrapped one)."""
-        t0 = time.perf_counter()
-        out = fn(*args)
-        self.totals[stage] += time.perf_counter() - t0
-        return out
 
 
 def instrument(ocr) -> StageTimer:

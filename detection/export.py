@@ -17,17 +17,13 @@ Runtime folds them into the convolutions when a session loads). The file's metad
 """
 from __future__ import annotations
 
-import argparse
-import io
 import json
 import sys
-import warnings
 from pathlib import Path
 
 __all__ = ["FORMAT", "export", "main"]
 
 FORMAT = "ocr-detector-onnx/1"
-OPSET = 17
 
 
 def export(weights: str | Path, out: str | Path | None = None) -> Path:
@@ -35,7 +31,7 @@ def export(weights: str | Path, out: str | Path | None = None) -> Path:
     import torch
 
     from detection import weightfile
-    from training.onnx_export import float16_storage, sha256, write_model
+    from training import onnx_export
 
     class WithProb(torch.nn.Module):
         def __init__(self, ctpn):
@@ -48,34 +44,19 @@ def export(weights: str | Path, out: str | Path | None = None) -> Path:
 
     weights = Path(weights)
     model, anchors, prov = weightfile.load(weights)
-    x = torch.zeros(2, 3, 96, 160)
-    grid = {0: "B", 1: "h", 2: "w"}
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(WithProb(model).eval(), (x,), buf, dynamo=False, opset_version=OPSET,
-                          do_constant_folding=False, input_names=["x"], output_names=["scores", "vert", "side", "prob"],
-                          dynamic_axes={"x": {0: "B", 2: "H", 3: "W"}, **{k: grid for k in ("scores", "vert", "side", "prob")}})
-    meta = {"format": FORMAT, "arch": json.dumps(model.arch()), "anchors": json.dumps(anchors), "stride": str(model.stride),
-            "provenance": json.dumps({**prov, "exported_from": {"file": weights.name, "sha256": sha256(weights)}},
-                                     ensure_ascii=False, default=str)}
-    return write_model(float16_storage(buf.getvalue()), Path(out) if out else weights.with_suffix(".onnx"), meta)
+    names = ["scores", "vert", "side", "prob"]
+    return onnx_export.export(
+        WithProb(model), (torch.zeros(2, 3, 96, 160),), weights, out, ["x"], names,
+        {"x": {0: "B", 2: "H", 3: "W"}, **{k: {0: "B", 1: "h", 2: "w"} for k in names}},
+        {"format": FORMAT, "arch": json.dumps(model.arch()), "anchors": json.dumps(anchors), "stride": str(model.stride)},
+        prov)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m detection.export", description=__doc__.splitlines()[0])
-    ap.add_argument("weights", type=Path, help="a detector .pt file")
-    ap.add_argument("--out", type=Path, help="the .onnx file (default: beside the .pt file)")
-    args = ap.parse_args(argv)
     from detection.weightfile import WeightFileError
+    from training import onnx_export
 
-    try:
-        path = export(args.weights, args.out)
-    except (WeightFileError, ImportError) as exc:
-        print(f"detection.export: {exc}", file=sys.stderr)
-        return 2
-    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
-    return 0
+    return onnx_export.main("detection.export", "detector", export, (WeightFileError,), argv)
 
 
 if __name__ == "__main__":

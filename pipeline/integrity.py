@@ -10,9 +10,10 @@ even a file that passed cannot run code. After training new weights, record them
 """
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
+
+from training.onnx_export import sha256
 
 __all__ = ["SUMS", "WeightsIntegrityError", "sha256", "read_sums", "verify", "record"]
 
@@ -21,14 +22,6 @@ SUMS = "SHA256SUMS"
 
 class WeightsIntegrityError(ValueError):
     """A weight file that does not match the SHA-256 recorded for it."""
-
-
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_sums(folder: str | Path) -> dict[str, str]:

@@ -19,17 +19,13 @@ The file's metadata (``metadata_props``) carries what the ``.pt`` file carries b
 """
 from __future__ import annotations
 
-import argparse
-import io
 import json
 import sys
-import warnings
 from pathlib import Path
 
 __all__ = ["FORMAT", "export", "main"]
 
 FORMAT = "ocr-recognizer-onnx/1"
-OPSET = 17
 
 
 def export(weights: str | Path, out: str | Path | None = None) -> Path:
@@ -37,7 +33,7 @@ def export(weights: str | Path, out: str | Path | None = None) -> Path:
     import torch
 
     from recognition import weightfile
-    from training.onnx_export import float16_storage, sha256, write_model
+    from training import onnx_export
 
     class WithProbs(torch.nn.Module):
         def __init__(self, crnn):
@@ -50,35 +46,19 @@ def export(weights: str | Path, out: str | Path | None = None) -> Path:
 
     weights = Path(weights)
     model, charset, prov = weightfile.load(weights)
-    x = torch.zeros(2, 1, 32, 96)
-    widths = torch.tensor([96, 60])
-    buf = io.BytesIO()
-    with warnings.catch_warnings():          # the exporter's notes on LSTM batch sizes and packed sequences
-        warnings.simplefilter("ignore")
-        torch.onnx.export(WithProbs(model).eval(), (x, widths), buf, dynamo=False, opset_version=OPSET,
-                          do_constant_folding=False, input_names=["x", "widths"], output_names=["logits", "probs"],
-                          dynamic_axes={"x": {0: "B", 3: "W"}, "widths": {0: "B"}, "logits": {0: "T", 1: "B"},
-                                        "probs": {0: "T", 1: "B"}})
-    meta = {"format": FORMAT, "arch": json.dumps(model.arch()), "charset": json.dumps(charset.to_dict(), ensure_ascii=False),
-            "provenance": json.dumps({**prov, "exported_from": {"file": weights.name, "sha256": sha256(weights)}},
-                                     ensure_ascii=False, default=str)}
-    return write_model(float16_storage(buf.getvalue()), Path(out) if out else weights.with_suffix(".onnx"), meta)
+    steps = {0: "T", 1: "B"}
+    return onnx_export.export(
+        WithProbs(model), (torch.zeros(2, 1, 32, 96), torch.tensor([96, 60])), weights, out,
+        ["x", "widths"], ["logits", "probs"], {"x": {0: "B", 3: "W"}, "widths": {0: "B"}, "logits": steps, "probs": steps},
+        {"format": FORMAT, "arch": json.dumps(model.arch()), "charset": json.dumps(charset.to_dict(), ensure_ascii=False)},
+        prov)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m recognition.export", description=__doc__.splitlines()[0])
-    ap.add_argument("weights", type=Path, help="a recognizer .pt file")
-    ap.add_argument("--out", type=Path, help="the .onnx file (default: beside the .pt file)")
-    args = ap.parse_args(argv)
     from recognition.weightfile import WeightFileError
+    from training import onnx_export
 
-    try:
-        path = export(args.weights, args.out)
-    except (WeightFileError, ImportError) as exc:
-        print(f"recognition.export: {exc}", file=sys.stderr)
-        return 2
-    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
-    return 0
+    return onnx_export.main("recognition.export", "recognizer", export, (WeightFileError,), argv)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,21 @@
-"""What exporting either network to ONNX needs once the graph is traced (``detection.export``,
-``recognition.export``): float16 weight storage, metadata, an atomic write. Needs the ``onnx`` package
-(the ``export`` extra); nothing at inference time imports this module."""
+"""What exporting either network to ONNX shares (``detection.export``, ``recognition.export``): tracing,
+float16 weight storage, metadata with the source file's SHA-256, an atomic write, the command line. The
+export needs the ``onnx`` package (the ``export`` extra); :func:`sha256` is also what
+:mod:`pipeline.integrity` checks shipped files with."""
 from __future__ import annotations
 
+import argparse
 import hashlib
+import io
+import json
 import os
+import sys
+import warnings
 from pathlib import Path
 
-__all__ = ["float16_storage", "write_model", "sha256"]
+__all__ = ["OPSET", "export", "main", "float16_storage", "write_model", "sha256"]
+
+OPSET = 17
 
 
 def sha256(path: str | Path) -> str:
@@ -63,3 +71,38 @@ def write_model(model, path: Path, metadata: dict[str, str]) -> Path:
     onnx.save(model, tmp)
     os.replace(tmp, path)
     return path
+
+
+def export(network, example: tuple, weights: Path, out: str | Path | None, inputs: list[str], outputs: list[str],
+           dynamic_axes: dict, metadata: dict[str, str], provenance: dict) -> Path:
+    """Trace torch module ``network`` on ``example`` with the TorchScript-based exporter (``dynamo=False``:
+    the dynamo exporter freezes a BiLSTM's time axis) and no constant folding (so float16 weights stay
+    float16), and write it to ``out`` (default: ``weights`` with suffix ``.onnx``) with ``metadata`` and
+    ``provenance`` plus the name and SHA-256 of ``weights``, the file it came from."""
+    import torch
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():          # the exporter's notes on LSTM batch sizes and packed sequences
+        warnings.simplefilter("ignore")
+        torch.onnx.export(network.eval(), example, buf, dynamo=False, opset_version=OPSET, do_constant_folding=False,
+                          input_names=inputs, output_names=outputs, dynamic_axes=dynamic_axes)
+    source = {"file": weights.name, "sha256": sha256(weights)}
+    meta = {**metadata, "provenance": json.dumps({**provenance, "exported_from": source}, ensure_ascii=False,
+                                                 default=str)}
+    return write_model(float16_storage(buf.getvalue()), Path(out) if out else weights.with_suffix(".onnx"), meta)
+
+
+def main(prog: str, kind: str, export_file, errors: tuple, argv: list[str] | None = None) -> int:
+    """``python -m PROG WEIGHTS [--out FILE]``: ``export_file(weights, out)`` for a ``kind`` weight file;
+    ``errors`` are reported on one line (exit 2)."""
+    ap = argparse.ArgumentParser(prog=f"python -m {prog}", description=f"A {kind} weight file -> ONNX.")
+    ap.add_argument("weights", type=Path, help=f"a {kind} .pt file")
+    ap.add_argument("--out", type=Path, help="the .onnx file (default: beside the .pt file)")
+    args = ap.parse_args(argv)
+    try:
+        path = export_file(args.weights, args.out)
+    except (*errors, ImportError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
