@@ -1,6 +1,9 @@
 """training.loop.stoppable: SIGTERM and Ctrl-C end a training loop with a last checkpoint."""
 import os
+import shutil
 import signal
+
+import pytest
 
 from training.loop import stoppable
 
@@ -145,8 +148,30 @@ def test_a_recipe_chains_its_steps_merges_settings_and_resumes_where_it_stopped(
     assert recipe.run(file, out, train, average) == out / "m.pt" and calls == [] and len(means) == 1
 
 
+def test_a_recipe_extended_by_a_step_runs_only_what_the_new_step_needs(tmp_path):
+    """The mean a shipped file came from is in place (copied from the package): a fine-tune step added after it
+    trains alone, without retraining the steps the mean was made of."""
+    from training import recipe
+
+    file = tmp_path / "r.yaml"
+    file.write_text(RECIPE + """  - name: z
+    settings: {model: {init: "@m"}, optim: {steps: 3}}
+""")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "m.pt").write_text("the shipped mean")
+    train, calls = _fake_trainer()
+    assert recipe.run(file, out, train, lambda *a: pytest.fail("the mean is in place")) == out / "z" / "final.pt"
+    assert [n for n, _ in calls] == ["z"] and calls[0][1]["model"]["init"] == str(out / "m.pt")
+    assert recipe.run(file, out, train, None) == out / "z" / "final.pt" and len(calls) == 1   # done: nothing runs
+    shutil.rmtree(out / "z")                                  # without z and the mean, the whole chain runs
+    (out / "m.pt").unlink()
+    calls.clear()
+    means = []
+    recipe.run(file, out, train, lambda files, *a: (means.append(files), (out / "m.pt").write_text("mean")))
+    assert [n for n, _ in calls] == ["a", "b", "c", "z"] and len(means) == 1
+
 def test_a_recipe_refuses_bad_references_and_keys_with_one_line(tmp_path):
-    import pytest
 
     import configs
     from training import recipe

@@ -17,8 +17,8 @@ steps:
     score_on: s2                        # optional: score the mean on that training step's validation sets
 ```
 ``"@name"`` anywhere in the settings stands for the file an earlier step gave. Steps run in order; a step
-whose file exists is done and skipped, and a training step picks up from its run's last checkpoint, so the
-same command resumes a stopped chain. What a step needs from the trainer comes in as two callables (this
+whose file exists is done and skipped, a step whose file no unfinished step reads is skipped too, and a
+training step picks up from its run's last checkpoint, so the same command resumes a stopped chain. What a step needs from the trainer comes in as two callables (this
 module knows no model): ``train(settings, run_dir, stop_at) -> step reached`` and ``average(files,
 weights, out_file, settings | None, cache_dir | None)``.
 """
@@ -139,10 +139,14 @@ def run(file: str | Path, out: Path, train: Callable[[dict, Path, int], int],
     stopped before its end (a signal or Ctrl-C: the same call resumes it)."""
     preset, steps = load(file)
     full, files = resolve(preset, steps, out), _files(steps, out)
+    done = {s.name for s in steps if s.output(out).is_file()
+            and (s.average or reached(out / s.name) >= _end(s, full[s.name]))}
+    needed = _needed(steps, done)
     for i, s in enumerate(steps, 1):
         target = s.output(out)
-        if target.is_file() and (s.average or reached(out / s.name) >= _end(s, full[s.name])):
-            print(f"ocr-train: recipe step {i}/{len(steps)} {s.name}: done ({target})", file=sys.stderr)
+        if s.name in done or s.name not in needed:
+            why = f"done ({target})" if s.name in done else "not needed: the steps that read its file are done"
+            print(f"ocr-train: recipe step {i}/{len(steps)} {s.name}: {why}", file=sys.stderr)
             continue
         print(f"ocr-train: recipe step {i}/{len(steps)} {s.name}", file=sys.stderr)
         if s.average:
@@ -153,6 +157,22 @@ def run(file: str | Path, out: Path, train: Callable[[dict, Path, int], int],
         if not target.is_file():
             raise SystemExit(f"ocr-train: recipe step {s.name} ended without {target.name}")
     return steps[-1].output(out)
+
+
+def _needed(steps: list[Step], done: set[str]) -> set[str]:
+    """The steps whose file the last step still needs, read back from the last step: a step that is not done
+    needs every step it names (``"@name"``, ``average``, ``score_on``). So a chain extended by new steps
+    runs only those when the file they start from is in place."""
+    by_name, needed, todo = {s.name: s for s in steps}, set(), [steps[-1].name]
+    while todo:
+        name = todo.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        s = by_name[name]
+        if name not in done:
+            todo += [r[1:] for r in list(s.average) + _refs(s.settings or {})] + ([s.score_on] if s.score_on else [])
+    return needed
 
 
 def _end(step: Step, settings: dict) -> int:
