@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ocr-synth: {exc}", file=sys.stderr)
         return 2
     if args.cmd == "pages":
-        gen = PageGenerator(cfg.page, seed=args.seed)
+        gen = PageGenerator(cfg.page, seed=args.seed, lang=cfg.lang)
         for i in tqdm(range(args.start, args.start + args.count), desc="pages", unit="page"):
             p = gen.page(i, layout=args.layout)
             pageset.write(args.out, f"{args.seed}_{i:07d}", p.image, p.to_json(""))

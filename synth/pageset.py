@@ -132,7 +132,8 @@ def _render_chunk(args) -> int:
     from synth.config import load as load_synth
     from synth.pages import PageGenerator
 
-    gen = PageGenerator(load_synth(cfg_file).page, seed=seed)
+    cfg = load_synth(cfg_file)
+    gen = PageGenerator(cfg.page, seed=seed, lang=cfg.lang)
     for i in range(start, start + count):
         p = gen.page(i)
         write(Path(folder), f"{seed}_{i:06d}", p.image, p.to_json(f"{seed}_{i:06d}.png"))

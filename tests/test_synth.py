@@ -382,3 +382,23 @@ def test_chinese_pages_have_chinese_wording_and_lines_without_invented_spaces():
     assert "Invoice No" not in words and "Bill To" not in words                    # the wording is Chinese
     again = PageGenerator(seed=3, lang="zh").page(1, layout="receipt")
     assert np.array_equal(again.image, gen.page(1, layout="receipt").image)
+
+
+@pytest.mark.skipif(not fontmod._scan_zh(fontmod.FONT_DIRS), reason="no Chinese fonts installed")
+def test_page_sets_and_ocr_synth_pages_render_in_the_configs_language(tmp_path):
+    """The detector's training pages (``pageset.render``) and ``ocr-synth pages`` follow the YAML's ``lang``:
+    a zh config gives Chinese pages, the default one English pages."""
+    from synth import pageset
+    from synth.cli import main
+
+    def han(folder):
+        text = "".join(ln.text for p in pageset.read(folder) for ln in p.lines)
+        return sum("\u4e00" <= c <= "\u9fff" for c in text) / max(1, len(text))
+
+    zh = pageset.render(1, 4, "synth/zh.yaml", tmp_path / "cache", 1, progress=False)
+    assert han(zh) > 0.25
+    assert main(["pages", str(tmp_path / "cli"), "--count", "1", "--seed", "4",
+                 "--config", str(configs.path("synth/zh.yaml"))]) == 0
+    assert han(tmp_path / "cli") > 0.25
+    en = pageset.render(1, 4, "synth/default.yaml", tmp_path / "cache", 1, progress=False)
+    assert han(en) == 0
