@@ -198,7 +198,7 @@ def resolve_precision(precision: str, device: str = "cpu") -> str:
     (CPUs without AMX gain little or lose from bf16; CUDA stays float32 unless asked)."""
     if precision != "auto":
         return precision
-    from training.loop import cpu_has_amx
+    from pipeline.backends import cpu_has_amx
 
     return "bf16" if device == "cpu" and cpu_has_amx() else "fp32"
 
@@ -220,14 +220,14 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
     language (:data:`recognition.WEIGHT_FILES`), or ``"auto"``: both, each page read by the one that
     :mod:`pipeline.language` picks (``Page.lang`` says which). ``backend``, when given, replaces the config's
     ``runtime.backend``: ``"torch"`` runs the shipped ``.pt`` files, ``"onnx"`` their ``.onnx`` exports with
-    ONNX Runtime (CPU only; :mod:`pipeline.backends`). A weight file given by name runs by its suffix:
+    ONNX Runtime (CPU only), ``"auto"`` the faster of the two on this machine (:func:`pipeline.backends.resolve`;
+    the system's ``config.runtime.backend`` says which ran). A weight file given by name runs by its suffix:
     ``.onnx`` with ONNX Runtime, anything else with torch."""
     from dataclasses import replace
 
-    import torch
-
     from detection.predictor import Detector
     from pipeline import integrity
+    from pipeline.backends import installed, resolve as resolve_backend
     from pipeline.config import load as load_config
     from recognition.predictor import Recognizer
 
@@ -240,7 +240,9 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         cfg = replace(cfg, recognizer=replace(cfg.recognizer, lang=str(lang)))
     if backend is not None:
         cfg = replace(cfg, runtime=replace(cfg.runtime, backend=str(backend)))
-    onnx = cfg.runtime.backend == "onnx"
+    chosen = cfg.runtime.backend == "auto"
+    cfg = replace(cfg, runtime=replace(cfg.runtime, backend=resolve_backend(cfg.runtime.backend, device,
+                                                                            cfg.runtime.precision)))
     auto = cfg.recognizer.lang == "auto"
     if auto and recognizer_weights:
         raise ValueError("--lang auto chooses between the shipped recognizers; a recognizer weight file reads one "
@@ -253,6 +255,12 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
                                  f"{recognition.WEIGHTS_DIR / recognition.WEIGHT_FILES[g]}"
                                  + ("; --lang auto needs every language's" if auto else ""))
     det_path = Path(detector_weights) if detector_weights else detection.weights_path()
+    onnx = cfg.runtime.backend == "onnx"
+    if onnx and chosen and not all(p is None or p.with_suffix(".onnx").is_file()
+                                   for p in (*([] if recognizer_weights else rec_paths.values()),
+                                             *([] if detector_weights else [det_path]))):
+        onnx = False                                # auto, and weights put in place without their export
+        cfg = replace(cfg, runtime=replace(cfg.runtime, backend="torch"))
     if onnx:                                        # the shipped files' ONNX exports, beside them
         if not recognizer_weights:
             rec_paths = {g: _onnx_of(p) for g, p in rec_paths.items()}
@@ -267,12 +275,20 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
                              f"(expected *.pt in {detection.WEIGHTS_DIR} and {recognition.WEIGHTS_DIR})")
     if device != "cpu" and any(p is not None and p.suffix == ".onnx" for p in (*rec_paths.values(), det_path)):
         raise ValueError("the onnx backend runs on the CPU; use --device cpu or runtime.backend: torch")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for, but no CUDA GPU is visible")
-    if threads:
-        torch.set_num_threads(int(threads))
+    precision = "fp32"
+    # torch is imported only where a network runs with it: the onnx backend needs no torch installed
+    if any(p is not None and p.suffix != ".onnx" for p in (*rec_paths.values(), det_path)):
+        if not installed("torch"):
+            raise ValueError("the torch backend needs torch: pip install 'ocr-page[torch]' "
+                             "(or use runtime.backend: auto or onnx)")
+        import torch
+
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' asked for, but no CUDA GPU is visible")
+        if threads:
+            torch.set_num_threads(int(threads))
+        precision = resolve_precision(cfg.runtime.precision, device)
     det = None
-    precision = resolve_precision(cfg.runtime.precision, device)
     # the shipped character language model is English
     lm_path = recognition.lm_path() if rec_path is not None and "en" in langs and cfg.recognizer.lm_weight > 0 else None
     for path, given in [*((p, recognizer_weights) for p in rec_paths.values()), (det_path, detector_weights),

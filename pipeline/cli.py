@@ -18,8 +18,9 @@ _ORIENTATION_HELP = ("auto: turn each page the quarter turn (0/90/180/270) its t
 _LANG_HELP = ("the recognizer: en, Latin script; zh, Simplified Chinese and English; auto, per page zh when its "
               "reading of a sample of the lines is mostly hanzi, else en (default: the config's recognizer.lang, "
               "en as shipped)")
-_BACKEND_HELP = ("what runs the networks: torch (the .pt weights) or onnx (their .onnx exports, run by ONNX "
-                 "Runtime; CPU only) (default: the config's runtime.backend, torch as shipped)")
+_BACKEND_HELP = ("what runs the networks: torch (the .pt weights), onnx (their .onnx exports, run by ONNX "
+                 "Runtime; CPU only) or auto (the faster here: onnx on CPUs without AMX, torch on a GPU or with "
+                 "bfloat16 on CPUs with AMX) (default: the config's runtime.backend, auto as shipped)")
 _MIN_CONFIDENCE_HELP = ("leave off lines read less confidently than C, 0 to 1 (default: the config's "
                         "layout.min_confidence, 0.5 as shipped; 0 keeps every line)")
 

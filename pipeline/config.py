@@ -75,7 +75,7 @@ class PageConfig:
 @dataclass(frozen=True)
 class RuntimeConfig:
     precision: str = "auto"      # auto | fp32 | bf16: network arithmetic (auto = bf16 on CPUs with AMX)
-    backend: str = "torch"       # torch | onnx: what runs the networks (pipeline/backends)
+    backend: str = "auto"        # auto | torch | onnx: what runs the networks (pipeline/backends)
 
     def __post_init__(self):
         from pipeline.backends import BACKENDS

@@ -118,6 +118,51 @@ def test_the_onnx_backend_reads_a_page_as_torch_does(capsys):
     assert ocr.recognizer.network.backend == "onnx" and len(ocr.recognizer.charset) > 6000
 
 
+
+def test_the_onnx_backend_reads_a_page_with_no_torch_installed(tmp_path):
+    """A torch-free install (``pip install ocr-page[onnx]`` without torch) runs ``ocr-page``: a child process
+    where ``import torch`` fails reads the receipt, choosing its language, as torch reads it."""
+    import subprocess
+    import sys
+
+    import pipeline
+    from pipeline.images import load as load_image
+
+    script = ("import sys; sys.modules['torch'] = None\n"      # any import of torch now raises
+              "from pipeline.cli import ocr_page\n"
+              "sys.exit(ocr_page(sys.argv[1:]))\n")
+    out = tmp_path / "receipt.txt"
+    run = subprocess.run([sys.executable, "-c", script, "--backend", "onnx", "--lang", "auto", "--threads", "1",
+                          str(ROOT / "samples" / "receipt.jpg"), "-o", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    by_torch = pipeline.load(threads=1).read_array(load_image(ROOT / "samples" / "receipt.jpg"))
+    assert out.read_text(encoding="utf-8").strip() == by_torch.text.strip()
+
+
+def test_the_auto_backend_is_onnx_on_cpus_without_amx_and_torch_where_torch_is_faster(monkeypatch):
+    import pipeline
+    from pipeline import backends
+
+    have = {"torch": True, "onnxruntime": True}
+    monkeypatch.setattr(backends, "installed", lambda m: have[m])
+    monkeypatch.setattr(backends, "cpu_has_amx", lambda: False)
+    assert backends.resolve("auto") == "onnx" and backends.resolve("auto", precision="fp32") == "onnx"
+    assert backends.resolve("auto", "cuda") == "torch"                       # ONNX Runtime runs on the CPU here
+    assert backends.resolve("auto", precision="bf16") == "torch"             # bf16 asked for: torch's autocast
+    assert backends.resolve("torch") == "torch" and backends.resolve("onnx") == "onnx"
+    monkeypatch.setattr(backends, "cpu_has_amx", lambda: True)
+    assert backends.resolve("auto") == "torch"                               # AMX: bf16 torch is ~3x faster
+    assert backends.resolve("auto", precision="fp32") == "onnx"
+    have["onnxruntime"] = False
+    assert backends.resolve("auto", precision="fp32") == "torch"             # what is installed runs
+    have.update(onnxruntime=True, torch=False)
+    assert backends.resolve("auto") == "onnx"
+    monkeypatch.undo()
+    ocr = pipeline.load()                                                    # as shipped: auto, resolved
+    assert ocr.config.runtime.backend == backends.resolve("auto") == ocr.recognizer.network.backend
+    assert ocr.detector.network.backend == ocr.config.runtime.backend
+
 def test_the_onnx_backend_says_what_is_missing_or_wrong(tmp_path, monkeypatch):
     import shutil
 
@@ -127,7 +172,7 @@ def test_the_onnx_backend_says_what_is_missing_or_wrong(tmp_path, monkeypatch):
     import recognition
     from pipeline.backends.onnx_runtime import OnnxModelError, RecognizerNetwork
 
-    with pytest.raises(ValueError, match="backend must be one of torch, onnx"):
+    with pytest.raises(ValueError, match="backend must be one of auto, torch, onnx"):
         pipeline.load(backend="tensorrt")
     with pytest.raises(ValueError, match="onnx backend runs on the CPU"):
         pipeline.load(backend="onnx", device="cuda:0")
