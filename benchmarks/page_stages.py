@@ -1,6 +1,6 @@
 """Where a page's time goes: each stage of ``ocr-page``'s read, timed on real pages.
 
-    python benchmarks/page_stages.py [--sets DIR ...] [--limit N] [--threads 2] [--lang en] [--backend onnx]
+    python benchmarks/page_stages.py [--sets DIR ...] [--limit N] [--threads 2] [--lang en] [--backend torch onnx]
                                      [--json benchmarks/figures/page_stages.json]
 
 Pages: the SROIE and FUNSD val pages and the first 40 phone photos (``--limit`` caps every set). Each page
@@ -80,26 +80,29 @@ class StageTimer:
         owner.network = Timed()
 
 
-def instrument(ocr) -> StageTimer:
-    """Wrap the stages of ``ocr`` (a :class:`pipeline.OCR`) and of the modules it calls."""
+def instrument(ocr, timer: StageTimer | None = None) -> StageTimer:
+    """Wrap the networks of ``ocr`` (a :class:`pipeline.OCR`) and, unless ``timer`` has done so for an earlier
+    system, the stages of the modules it calls."""
     import detection.predictor as det_pred
     import pipeline.language as language
     from pipeline import crop, geometry, layout, orientation
     from recognition.predictor import Recognizer
 
-    t = StageTimer()
+    t = timer or StageTimer()
+    t.wrap_network(ocr.detector, "detector network")
+    for reader in ocr.readers.values():            # plain() copies made later share the wrapped network
+        t.wrap_network(reader, "recognizer network")
+    if timer is not None:
+        return t
     t.wrap(geometry, "ink_points", "skew")
     t.wrap(geometry, "estimate_skew", "skew")
     t.wrap(geometry, "upright", "upright")
-    t.wrap_network(ocr.detector, "detector network")
     t.wrap(det_pred.Detector, "proposals", "detector pre/post")
     t.wrap(det_pred.Detector, "run", "detector pre/post")
     t.wrap(det_pred, "build_lines", "line building")
     t.wrap(orientation, "decide", "orientation")
     t.wrap(orientation, "probe", "orientation")
     t.wrap(crop, "crop_lines", "crops")
-    for reader in ocr.readers.values():            # plain() copies made later share the wrapped network
-        t.wrap_network(reader, "recognizer network")
     for name in ("__call__", "_read", "_forward"):
         t.wrap(Recognizer, name, "recognizer batching")
     t.wrap(Recognizer, "_decode", "decoding")
@@ -129,37 +132,39 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=40, help="at most this many pages of each set (0: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lang", default="en", choices=("en", "zh", "auto"))
-    ap.add_argument("--backend", default=None, choices=("torch", "onnx"), help="default: the config's")
+    ap.add_argument("--backend", nargs="*", default=["auto"], choices=("auto", "torch", "onnx"),
+                    help="one or more, each timed on the same pages in turn (default: auto, the config's choice)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
-    ocr = load(threads=args.threads, lang=args.lang, backend=args.backend)
-    timer = instrument(ocr)
-    results = {}
-    for folder in args.sets:
-        files = _pages(folder, args.limit)
-        if not files:
-            continue
-        ocr.read_array(load_image(files[0]))                       # warm-up, not counted
-        timer.totals.clear()
-        wall = 0.0
-        for f in tqdm(files, desc=folder.name, unit="page", leave=False):
-            t0 = time.perf_counter()
-            rgb = timer.timed("load", load_image, f)
-            ocr.read_array(rgb, str(f))
-            wall += time.perf_counter() - t0
-        n = len(files)
-        stages = {s: timer.totals.get(s, 0.0) for s in STAGES if s != "other"}
-        stages["other"] = max(0.0, wall - sum(stages.values()))
-        results[folder.name] = {"pages": n, "s_per_page": wall / n,
-                                "ms_per_page": {s: round(1000 * v / n, 1) for s, v in stages.items()}}
-        print(f"\n{folder.name}: {n} pages, {wall / n:.3f} s/page ({args.threads} threads)")
-        for s, v in sorted(stages.items(), key=lambda kv: -kv[1]):
-            print(f"  {s:20s} {1000 * v / n:8.1f} ms/page  {v / wall:6.1%}")
+    runs, timer = {}, None
+    for backend in args.backend:
+        ocr = load(threads=args.threads, lang=args.lang, backend=backend)
+        timer = instrument(ocr, timer)
+        name = ocr.config.runtime.backend                           # what auto resolved to
+        results = runs[name] = {}
+        for folder in args.sets:
+            files = _pages(folder, args.limit)
+            if not files:
+                continue
+            ocr.read_array(load_image(files[0]))                   # warm-up, not counted
+            timer.totals.clear()
+            wall = 0.0
+            for f in tqdm(files, desc=f"{name} {folder.name}", unit="page", leave=False):
+                t0 = time.perf_counter()
+                rgb = timer.timed("load", load_image, f)
+                ocr.read_array(rgb, str(f))
+                wall += time.perf_counter() - t0
+            n = len(files)
+            stages = {s: timer.totals.get(s, 0.0) for s in STAGES if s != "other"}
+            stages["other"] = max(0.0, wall - sum(stages.values()))
+            results[folder.name] = {"pages": n, "s_per_page": wall / n,
+                                    "ms_per_page": {s: round(1000 * v / n, 1) for s, v in stages.items()}}
+            print(f"\n{name} backend, {folder.name}: {n} pages, {wall / n:.3f} s/page ({args.threads} threads)")
+            for s, v in sorted(stages.items(), key=lambda kv: -kv[1]):
+                print(f"  {s:20s} {1000 * v / n:8.1f} ms/page  {v / wall:6.1%}")
     if args.json:
-        args.json.write_text(json.dumps({"threads": args.threads, "lang": args.lang,
-                                         "backend": ocr.config.runtime.backend if args.backend is None else args.backend,
-                                         "sets": results}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"threads": args.threads, "lang": args.lang, "backends": runs}, indent=1) + "\n")
     return 0
 
 

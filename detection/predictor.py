@@ -19,11 +19,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from detection import anchors as anchors_mod
 from detection import box_coder
-from detection.ctpn import CTPN
 from detection.textlines import TextLine, TextLineConfig, build_lines
 
 __all__ = ["DetectorConfig", "DetectedLine", "Detector", "TorchNetwork", "estimate_line_height", "working_size",
@@ -89,8 +87,10 @@ def to_array(image: np.ndarray) -> np.ndarray:
     return ((rgb.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0) - np.float32(MEAN)) / np.float32(STD))[None]
 
 
-def to_tensor(image: np.ndarray) -> torch.Tensor:
+def to_tensor(image: np.ndarray):
     """:func:`to_array` as a torch tensor (training)."""
+    import torch
+
     return torch.from_numpy(to_array(image))
 
 
@@ -98,22 +98,27 @@ class TorchNetwork:
     """A :class:`CTPN` run by torch, as the predictor calls every backend's network: ``x`` ``(1, 3, H, W)``
     float32 numpy (:func:`to_array`) -> numpy maps on the stride-16 grid: ``prob`` ``(1, h, w, A)`` (text
     probability per anchor), ``vert`` ``(1, h, w, A, 2)``, ``side`` ``(1, h, w, A)``. ``precision``
-    ``"bf16"``: under bfloat16 autocast (fast on CPUs with AMX)."""
+    ``"bf16"``: under bfloat16 autocast (fast on CPUs with AMX). torch is imported here, not with the module:
+    a page read with another backend needs no torch installed."""
 
     backend = "torch"
 
-    def __init__(self, model: CTPN, device: str = "cpu", precision: str = "fp32"):
+    def __init__(self, model, device: str = "cpu", precision: str = "fp32"):
+        import torch
+
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         self.device = torch.device(device)
         self.model, self.precision, self.stride = model.to(self.device).eval(), precision, model.stride
 
-    @torch.inference_mode()
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
-            out = self.model(torch.from_numpy(x).to(self.device))
-        return {"prob": torch.softmax(out["scores"].float(), dim=-1)[..., 1].cpu().numpy(),
-                "vert": out["vert"].float().cpu().numpy(), "side": out["side"].float().cpu().numpy()}
+        import torch
+
+        with torch.inference_mode():
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+                out = self.model(torch.from_numpy(x).to(self.device))
+            return {"prob": torch.softmax(out["scores"].float(), dim=-1)[..., 1].cpu().numpy(),
+                    "vert": out["vert"].float().cpu().numpy(), "side": out["side"].float().cpu().numpy()}
 
 
 class Detector:
@@ -121,8 +126,8 @@ class Detector:
 
     def __init__(self, model, cfg: DetectorConfig = DetectorConfig(), device: str = "cpu",
                  heights=anchors_mod.HEIGHTS, anchor_width: float = anchors_mod.WIDTH, precision: str = "fp32"):
-        # a torch CTPN, or another backend's network (numpy in, maps out: TorchNetwork's interface)
-        self.network = TorchNetwork(model, device, precision) if isinstance(model, torch.nn.Module) else model
+        # a torch CTPN, or a backend's network (numpy in, maps out: TorchNetwork's interface, named by .backend)
+        self.network = model if hasattr(model, "backend") else TorchNetwork(model, device, precision)
         self.model, self.precision = model, precision
         self.cfg = cfg
         self.heights, self.anchor_width = tuple(heights), float(anchor_width)

@@ -19,26 +19,12 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from recognition.geometry import HEIGHT, STRIDE, step_x, timesteps
+
 __all__ = ["CRNN", "HEIGHT", "STRIDE", "timesteps", "step_x"]
 
-HEIGHT = 32
-STRIDE = 4
 _CHANNELS = (64, 128, 256, 256, 512, 512, 512)
 _BN = (2, 4, 6)
-
-
-def timesteps(width: int) -> int:
-    """Output steps for an input ``width``: pools 2 and 2 give ``W//4``; the two (2,1) pools with padding 1
-    add one step each, and the final 2x2 conv without padding removes one: ``W//4 + 1``."""
-    return int(width) // 4 + 1
-
-
-def step_x(t):
-    """Centre of timestep ``t`` in input pixels. After the two 2x2 pools a column ``j`` covers pixels
-    ``[4j, 4j+4)`` (centre ``4j + 1.5``); each padded (2,1) pool and the 2x2 conv average two neighbouring
-    columns, shifting the centre by -2, -0.5 ... net ``4t - 0.5`` as a pixel index, i.e. ``4t`` as a
-    continuous coordinate."""
-    return STRIDE * t
 
 
 class CRNN(nn.Module):

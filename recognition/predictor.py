@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from recognition import decoding, preprocess
 from recognition.charset import Charset
-from recognition.crnn import CRNN, step_x, timesteps
+from recognition.geometry import step_x, timesteps
 
 __all__ = ["Recognition", "Recognizer", "TorchNetwork"]
 
@@ -34,22 +33,27 @@ __all__ = ["Recognition", "Recognizer", "TorchNetwork"]
 class TorchNetwork:
     """A :class:`CRNN` run by torch, as the predictor calls every backend's network: ``(x, widths)`` numpy
     (:func:`recognition.preprocess.batch_array`) -> character probabilities ``(T, B, C)`` float32 numpy.
-    ``precision`` ``"bf16"`` runs it under bfloat16 autocast (fast on CPUs with AMX)."""
+    ``precision`` ``"bf16"`` runs it under bfloat16 autocast (fast on CPUs with AMX). torch is imported here,
+    not with the module: a page read with another backend needs no torch installed."""
 
     backend = "torch"
 
-    def __init__(self, model: CRNN, device: str = "cpu", precision: str = "fp32"):
+    def __init__(self, model, device: str = "cpu", precision: str = "fp32"):
+        import torch
+
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         self.device = torch.device(device)
         self.model, self.precision = model.to(self.device).eval(), precision
         self.num_classes = model.num_classes
 
-    @torch.inference_mode()
     def __call__(self, x: np.ndarray, widths: np.ndarray) -> np.ndarray:
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
-            logits = self.model(torch.from_numpy(x).to(self.device), torch.from_numpy(widths))   # T,B,C
-        return logits.float().softmax(-1).cpu().numpy()
+        import torch
+
+        with torch.inference_mode():
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+                logits = self.model(torch.from_numpy(x).to(self.device), torch.from_numpy(widths))   # T,B,C
+            return logits.float().softmax(-1).cpu().numpy()
 
 
 @dataclass
@@ -97,8 +101,9 @@ class Recognizer:
             raise ValueError(f"model has {model.num_classes} classes but the charset {len(charset)}")
         if beam_width < 1:
             raise ValueError(f"beam_width must be >= 1, got {beam_width}")
-        # a torch CRNN, or another backend's network (numpy in, probabilities out: TorchNetwork's interface)
-        self.network = TorchNetwork(model, device, precision) if isinstance(model, torch.nn.Module) else model
+        # a torch CRNN, or a backend's network (numpy in, probabilities out: TorchNetwork's interface,
+        # named by .backend)
+        self.network = model if hasattr(model, "backend") else TorchNetwork(model, device, precision)
         self.model = model
         self.charset, self.beam_width = charset, int(beam_width)
         self.batch_size, self.batch_pixels, self.max_width = int(batch_size), int(batch_pixels), int(max_width)

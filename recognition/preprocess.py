@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
 
-from recognition.crnn import HEIGHT
+from recognition.geometry import HEIGHT
 
 __all__ = ["to_gray", "resize_height", "batch_array", "batch", "MIN_WIDTH", "PAD"]
 
@@ -54,8 +53,10 @@ def batch_array(lines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return x, np.array(widths, np.int64)
 
 
-def batch(lines: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+def batch(lines: list[np.ndarray]):
     """:func:`batch_array` as torch tensors (training)."""
+    import torch
+
     x, widths = batch_array(lines)
     return torch.from_numpy(x), torch.from_numpy(widths)
 

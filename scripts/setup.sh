@@ -42,7 +42,7 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 # The CPU build of torch first, so the project's torch requirement is already met (no CUDA download).
 .venv/bin/python -m pip install -q "torch==2.13.0"
-EXTRAS="synth,pdf,onnx"
+EXTRAS="synth,pdf,torch"
 [ "$TEST" = 1 ] && EXTRAS="$EXTRAS,test"
 [ "$TOOLS" = 1 ] && EXTRAS="$EXTRAS,compare"
 .venv/bin/python -m pip install -q ".[$EXTRAS]"

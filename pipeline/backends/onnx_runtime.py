@@ -28,7 +28,7 @@ def _session(path: Path, threads: int | None, kind: str):
     try:
         import onnxruntime as ort
     except ImportError:
-        raise ValueError("the onnx backend needs ONNX Runtime: pip install 'ocr-page[onnx]' "
+        raise ValueError("the onnx backend needs ONNX Runtime: pip install onnxruntime "
                          "(or use runtime.backend: torch)") from None
 
     opts = ort.SessionOptions()
