@@ -222,6 +222,8 @@ def evaluate_pages(system, pages, progress: bool = True, desc: str = "", detect_
         df, dn, dpr, dpn = df + f, dn + n, dpr + pr, dpn + pn
     tok_p, tok_r, tok_f = prf(tm, tp, tm, tg)
     det_p, det_r, det_f = prf(dpr, dpn, df, dn)
+    if pages and not any(p.labelled for p in pages):          # images without ground truth: timed only
+        return {"pages": len(pages), "failed": failed, "s_per_page": statistics.median(times)}
     if detect_only:
         return {"pages": len(pages), "failed": failed, "det_R": det_r, "det_P": det_p, "det_F": det_f,
                 "s_per_page": statistics.median(times) if times else 0.0}
@@ -364,8 +366,8 @@ DETECT_COLS = ("pages", "det_R", "det_P", "det_F", "s_per_page")
 
 def format_table(rows: list[dict], cols: tuple[str, ...]) -> str:
     head = ("set", "split", "system") + cols
-    body = [[r["set"], r["split"], r["system"]] + [f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]) for c in cols]
-            for r in rows]
+    body = [[r["set"], r["split"], r["system"]] + [f"{r[c]:.4f}" if isinstance(r.get(c), float) else str(r.get(c, "-"))
+                                                   for c in cols] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     fmt = lambda row: "  ".join(str(v).ljust(w) if i < 3 else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths)))
     return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(b) for b in body])
@@ -374,7 +376,8 @@ def format_table(rows: list[dict], cols: tuple[str, ...]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="ocr-eval", description="Measure OCR systems on page-set folders "
                                  "(image + JSON of line boxes and text per page).")
-    ap.add_argument("pagesets", nargs="+", type=Path, help="page-set folders, e.g. ../shared/data/real/funsd")
+    ap.add_argument("pagesets", nargs="+", type=Path, help="page-set folders, e.g. ../shared/data/real/funsd; a "
+                    "folder of images without JSONs (../shared/data/real/photos) is read whole and only timed")
     ap.add_argument("--system", action="append", choices=sorted(SYSTEMS), help="system(s) to measure "
                     "(repeat for a side-by-side run; default: project)")
     ap.add_argument("--split", default="all", choices=("all", "train", "val"),
@@ -405,7 +408,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sets = []
         for folder in args.pagesets:
-            pages = pageset.split(pageset.read(folder), args.split, folder.resolve().name)
+            labelled = Path(folder).is_dir() and any(Path(folder).glob("*.json"))
+            if not labelled and args.crops:
+                raise ValueError(f"{folder}: --crops needs ground truth (page-set JSONs), and this folder has none")
+            pages = (pageset.split(pageset.read(folder), args.split, folder.resolve().name) if labelled
+                     else pageset.unlabelled(folder))           # read whole, whatever --split says
             if args.limit:
                 pages = pages[:args.limit]
             sets.append((folder, pages))
@@ -431,7 +438,8 @@ def main(argv: list[str] | None = None) -> int:
                 res = evaluate_crops(system, pages, not args.quiet, desc)
             else:
                 res = evaluate_pages(system, pages, not args.quiet, desc, detect_only=args.detect, scale=args.scale)
-            rows.append({"set": folder.name, "split": args.split, "system": system.name, **res}
+            split = args.split if pages[0].labelled else "all"
+            rows.append({"set": folder.name, "split": split, "system": system.name, **res}
                         | ({"scale": args.scale} if args.scale != 1 else {}))
     cols = CROP_COLS if args.crops else DETECT_COLS if args.detect else PAGE_COLS
     print(format_table(rows, cols))

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PageRecord", "GtLine", "read", "split", "image", "gt_crops", "write", "render", "VAL_LAST"]
+__all__ = ["PageRecord", "GtLine", "read", "unlabelled", "split", "image", "gt_crops", "write", "render", "VAL_LAST"]
 
 VAL_LAST = {"sroie": 40, "funsd": 30}
 
@@ -37,6 +37,7 @@ class PageRecord:
     width: int
     height: int
     lines: tuple[GtLine, ...]
+    labelled: bool = True   # False: an image without a JSON (:func:`unlabelled`), nothing to score against
 
 
 def _parse(json_path: Path) -> PageRecord:
@@ -60,6 +61,21 @@ def read(folder: str | Path) -> list[PageRecord]:
     if not pages:
         raise ValueError(f"{folder}: no pages (expected image files with one JSON each)")
     return pages
+
+
+UNLABELLED_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+
+
+def unlabelled(folder: str | Path) -> list[PageRecord]:
+    """The images of ``folder`` as pages without ground truth (``labelled=False``, size 0 until read), sorted
+    by file name: a folder of photos that can be timed but not scored."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such page-set folder")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in UNLABELLED_SUFFIXES and not p.name.startswith("."))
+    if not files:
+        raise ValueError(f"{folder}: no pages (expected image files with one JSON each)")
+    return [PageRecord(p.stem, p, 0, 0, (), labelled=False) for p in files]
 
 
 def split(pages: list[PageRecord], which: str, set_name: str | None = None, val_last: int | None = None) -> list[PageRecord]:

@@ -160,6 +160,18 @@ def test_eval_cli_project_system_with_and_without_detector_weights(tmp_path, cap
     assert ev.main([str(folder), "--quiet", "--json", str(tmp_path / "r.json")]) == 0
     (row,) = json.loads((tmp_path / "r.json").read_text())["results"]
     assert row["system"] == "project" and row["pages"] == 1 and row["failed"] == 0 and row["det_F"] > 0.5
+    photos = tmp_path / "photos"                      # images without JSONs: read whole and timed, not scored
+    photos.mkdir()
+    for name in ("b.png", "c.jpg"):
+        (photos / name).write_bytes((folder / "a.png").read_bytes())
+    (photos / "notes.txt").write_text("not a page")
+    assert ev.main([str(folder), str(photos), "--split", "val", "--quiet", "--json", str(tmp_path / "r.json")]) == 0
+    rows = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert [(r["set"], r["split"], r["pages"]) for r in rows] == [("set", "val", 1), ("photos", "all", 2)]
+    assert rows[1]["s_per_page"] > 0 and "tok_F" not in rows[1] and "det_F" not in rows[1]
+    assert " - " in capsys.readouterr().out.splitlines()[-1]           # the photos' row: no scores
+    assert ev.main([str(photos), "--crops"]) == 2
+    assert "--crops needs ground truth" in capsys.readouterr().err
     monkeypatch.setattr(detection, "weights_path", lambda: None)
     assert ev.main([str(folder)]) == 3
     assert "no weights yet for the detector" in capsys.readouterr().err
