@@ -1,6 +1,6 @@
 """A detector weight file -> ONNX, for the ONNX Runtime backend.
 
-    python -m detection.export detection/weights/ctpn.pt [--out detection/weights/ctpn.onnx]
+    python -m detection.export detection/weights/ctpn.pt [--out detection/weights/ctpn.onnx] [--int8]
 
 The graph is :class:`detection.ctpn.CTPN`'s forward, exported by the TorchScript-based exporter
 (``dynamo=False``, as the recognizer) with an example batch of 2, so batch, height and width stay free:
@@ -14,6 +14,9 @@ Weights are stored as float16 (exactly the ``.pt`` file's values; batch norms st
 Runtime folds them into the convolutions when a session loads). The file's metadata: format
 ``ocr-detector-onnx/1``, ``arch``, ``anchors``, ``stride`` and ``provenance`` (JSON), with the name and SHA-256 of the
 ``.pt`` file it was exported from.
+
+``--int8`` also writes ``ctpn.int8.onnx``: :func:`training.onnx_export.quantize`, its convolutions
+calibrated on synthetic English and Chinese pages at their working scale (:func:`calibration`).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["FORMAT", "export", "main"]
+__all__ = ["FORMAT", "export", "calibration", "main"]
 
 FORMAT = "ocr-detector-onnx/1"
 
@@ -52,11 +55,40 @@ def export(weights: str | Path, out: str | Path | None = None) -> Path:
         prov)
 
 
+CALIBRATION_SEED = 8101                  # synthetic pages no training cache draws
+
+
+def calibration(weights: str | Path, pages: int = 8) -> list[dict]:
+    """Inputs to calibrate the int8 convolutions on (:func:`training.onnx_export.quantize`): ``pages``
+    synthetic pages, three in four English (``configs/synth/default.yaml``) and one in four Chinese, each
+    scaled to its working size and normalized as the predictor does."""
+    import cv2
+
+    import configs
+    from detection import weightfile
+    from detection.predictor import DetectorConfig, estimate_line_height, to_array, working_size
+    from synth.config import load as load_synth
+    from synth.pages import PageGenerator
+
+    model, _, _ = weightfile.load(weights)
+    cfg = DetectorConfig()
+    gens = [PageGenerator(load_synth().page, seed=CALIBRATION_SEED),
+            PageGenerator(load_synth(configs.path("synth/zh.yaml")).page, seed=CALIBRATION_SEED, lang="zh")]
+    feeds = []
+    for i in range(pages):
+        img = gens[i % 4 == 3].page(i).image
+        h, w = img.shape[:2]
+        hh, ww = working_size(h, w, estimate_line_height(img, cfg.cc_to_line), cfg, model.stride)
+        work = cv2.resize(img, (ww, hh), interpolation=cv2.INTER_AREA if ww < w else cv2.INTER_LINEAR)
+        feeds.append({"x": to_array(work)})
+    return feeds
+
+
 def main(argv: list[str] | None = None) -> int:
     from detection.weightfile import WeightFileError
     from training import onnx_export
 
-    return onnx_export.main("detection.export", "detector", export, (WeightFileError,), argv)
+    return onnx_export.main("detection.export", "detector", export, (WeightFileError,), argv, calibration)
 
 
 if __name__ == "__main__":

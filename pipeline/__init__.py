@@ -193,9 +193,10 @@ def _missing(name: str, where: Path) -> str:
 
 
 def resolve_precision(precision: str, device: str = "cpu") -> str:
-    """``"fp32"`` or ``"bf16"`` for a configured ``precision``: ``"auto"`` picks bfloat16 on a CPU with AMX
-    tiles (its bf16 matrix unit runs these networks ~3x faster than float32) and float32 otherwise
-    (CPUs without AMX gain little or lose from bf16; CUDA stays float32 unless asked)."""
+    """``"fp32"`` or ``"bf16"`` for a configured ``precision`` of the torch backend: ``"auto"`` picks bfloat16
+    on a CPU with AMX tiles (its bf16 matrix unit runs these networks ~3x faster than float32) and float32
+    otherwise (CPUs without AMX gain little or lose from bf16; CUDA stays float32 unless asked). The onnx
+    backend's precisions are its files' (:func:`_onnx_of`)."""
     if precision != "auto":
         return precision
     from pipeline.backends import cpu_has_amx
@@ -263,9 +264,11 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         cfg = replace(cfg, runtime=replace(cfg.runtime, backend="torch"))
     if onnx:                                        # the shipped files' ONNX exports, beside them
         if not recognizer_weights:
-            rec_paths = {g: _onnx_of(p) for g, p in rec_paths.items()}
+            rec_paths = {g: _onnx_of(p, cfg.runtime.precision) for g, p in rec_paths.items()}
         if not detector_weights:
-            det_path = _onnx_of(det_path)
+            det_path = _onnx_of(det_path, cfg.runtime.precision)
+    elif cfg.runtime.precision == "int8":
+        raise ValueError("precision int8 runs on the onnx backend (runtime.backend: auto or onnx), not torch")
     rec_path = rec_paths[langs[0]]
     for given in (p for p in (detector_weights, recognizer_weights) if p):
         if not Path(given).is_file():
@@ -318,13 +321,23 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
     return OCR(readers.get(langs[0]), det, cfg, readers if auto else None)
 
 
-def _onnx_of(path: Path | None) -> Path | None:
-    """The ONNX export shipped beside weight file ``path`` (None for None); NoWeightsError when there is none."""
+def _onnx_of(path: Path | None, precision: str = "fp32") -> Path | None:
+    """The ONNX export shipped beside weight file ``path`` (None for None): its int8 version
+    (``NAME.int8.onnx``) for precision ``int8``, and for ``auto`` where one ships (only those that read as
+    well as float32 do: docs/evaluation.md); NoWeightsError when there is none."""
     if path is None:
         return None
+    if precision == "bf16":
+        raise ValueError("precision bf16 runs on the torch backend (runtime.backend: auto or torch), not onnx")
     out = path.with_suffix(".onnx")
+    pkg = "recognition" if path.parent == recognition.WEIGHTS_DIR else "detection"
+    int8 = out.with_name(path.stem + ".int8.onnx")
+    if precision == "int8" and not int8.is_file():
+        raise NoWeightsError(f"no int8 version of {path} for precision int8: write it with "
+                             f"python -m {pkg}.export {path} --int8")
+    if precision in ("int8", "auto") and int8.is_file():
+        return int8
     if not out.is_file():
-        pkg = "recognition" if path.parent == recognition.WEIGHTS_DIR else "detection"
         raise NoWeightsError(f"no ONNX export of {path} for runtime.backend onnx: write it with "
                              f"python -m {pkg}.export {path}")
     return out

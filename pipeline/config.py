@@ -74,14 +74,15 @@ class PageConfig:
 
 @dataclass(frozen=True)
 class RuntimeConfig:
-    precision: str = "auto"      # auto | fp32 | bf16: network arithmetic (auto = bf16 on CPUs with AMX)
+    precision: str = "auto"      # auto | fp32 | bf16 | int8: network arithmetic (pipeline.load: auto = bf16
+                                 # with torch on CPUs with AMX, int8 with onnx where an int8 file ships)
     backend: str = "auto"        # auto | torch | onnx: what runs the networks (pipeline/backends)
 
     def __post_init__(self):
         from pipeline.backends import BACKENDS
 
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.precision not in ("auto", "fp32", "bf16", "int8"):
+            raise ValueError(f"precision must be auto, fp32, bf16 or int8, got {self.precision!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
 

@@ -1,6 +1,6 @@
 """A recognizer weight file -> ONNX, for the ONNX Runtime backend.
 
-    python -m recognition.export recognition/weights/crnn_s.pt [--out recognition/weights/crnn_s.onnx]
+    python -m recognition.export recognition/weights/crnn_s.pt [--out recognition/weights/crnn_s.onnx] [--int8]
 
 The graph is :class:`recognition.crnn.CRNN`'s forward, exported by the TorchScript-based exporter
 (``dynamo=False``: the dynamo exporter freezes the BiLSTM's time axis) with an example batch of 2 lines of
@@ -16,6 +16,9 @@ the ``.pt`` files hold float16 weights already, so the values are the same and t
 The file's metadata (``metadata_props``) carries what the ``.pt`` file carries beside the weights: format
 ``ocr-recognizer-onnx/1``, ``arch``, ``charset`` and ``provenance`` (JSON), with the name and SHA-256 of the
 ``.pt`` file it was exported from.
+
+``--int8`` also writes ``crnn_s.int8.onnx``: :func:`training.onnx_export.quantize`, its convolutions
+calibrated on synthetic lines of the recognizer's language (:func:`calibration`).
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["FORMAT", "export", "main"]
+__all__ = ["FORMAT", "export", "calibration", "main"]
 
 FORMAT = "ocr-recognizer-onnx/1"
 
@@ -54,11 +57,37 @@ def export(weights: str | Path, out: str | Path | None = None) -> Path:
         prov)
 
 
+CALIBRATION_SEED = 8101                  # synthetic lines no training cache draws (those use seeds 1-9)
+
+
+def calibration(weights: str | Path, batches: int = 32, per_batch: int = 4) -> list[dict]:
+    """Inputs to calibrate the int8 convolutions on (:func:`training.onnx_export.quantize`): ``batches``
+    batches of ``per_batch`` synthetic lines of the recognizer's language (Chinese when its charset holds
+    hanzi: ``configs/synth/zh.yaml``), prepared as the predictor prepares crops."""
+    import configs
+    from recognition import preprocess, weightfile
+    from synth.config import load as load_synth
+    from synth.lines import LineGenerator
+    from synth.zh import is_han
+
+    _, charset, _ = weightfile.load(weights)
+    lang = "zh" if any(is_han(c) for c in charset.chars) else "en"
+    cfg = load_synth(configs.path("synth/zh.yaml") if lang == "zh" else None)
+    gen = LineGenerator(cfg.line, seed=CALIBRATION_SEED, lang=lang)
+    feeds = []
+    for b in range(batches):
+        crops = [preprocess.resize_height(preprocess.to_gray(gen.line(b * per_batch + i).image))
+                 for i in range(per_batch)]
+        x, widths = preprocess.batch_array(crops)
+        feeds.append({"x": x, "widths": widths})
+    return feeds
+
+
 def main(argv: list[str] | None = None) -> int:
     from recognition.weightfile import WeightFileError
     from training import onnx_export
 
-    return onnx_export.main("recognition.export", "recognizer", export, (WeightFileError,), argv)
+    return onnx_export.main("recognition.export", "recognizer", export, (WeightFileError,), argv, calibration)
 
 
 if __name__ == "__main__":

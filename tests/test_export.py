@@ -198,3 +198,50 @@ def test_every_shipped_onnx_file_is_the_export_of_the_pt_file_beside_it():
     for pt in pts:                                # a .pt file retrained and shipped without a new export fails
         source = json.loads(_meta(pt.with_suffix(".onnx"))["provenance"])["exported_from"]
         assert source == {"file": pt.name, "sha256": sha256(pt)}, pt.name
+
+
+def test_int8_versions_keep_the_metadata_name_their_source_and_read_close_to_float(tmp_path):
+    from pipeline.backends.onnx_runtime import RecognizerNetwork
+    from training import onnx_export
+
+    torch.manual_seed(0)
+    cs = Charset("abc0123456789")
+    model = CRNN(len(cs), width=0.25, hidden=16, rank=8).eval()
+    onnx_path = rec_export.export(rec_weights.save(tmp_path / "rec.pt", model, cs, {"steps": 7}))
+    rng = np.random.default_rng(2)
+    feeds = [{"x": rng.uniform(-1, 1, (2, 1, 32, 96)).astype(np.float32), "widths": np.array([64, 40], np.int64)}
+             for _ in range(4)]
+    int8 = onnx_export.quantize(onnx_path, feeds)
+    assert int8 == tmp_path / "rec.int8.onnx" == onnx_export.int8_path(onnx_path)
+    ops = {n.op_type for n in onnx.load(str(int8)).graph.node}
+    assert {"DynamicQuantizeLSTM", "MatMulInteger", "QuantizeLinear", "DequantizeLinear"} <= ops
+    meta, src = _meta(int8), _meta(onnx_path)
+    assert {k: v for k, v in meta.items() if k != "provenance"} == {k: v for k, v in src.items() if k != "provenance"}
+    prov = json.loads(meta["provenance"])
+    assert prov["steps"] == 7 and prov["quantized_from"]["sha256"] == onnx_export.sha256(onnx_path)
+    x, widths = feeds[0]["x"], feeds[0]["widths"]
+    want = RecognizerNetwork(onnx_path, 1)(x, widths)
+    got = RecognizerNetwork(int8, 1)(x, widths)      # the backend reads it as any recognizer file
+    assert got.shape == want.shape and np.abs(got - want).max() < 0.05
+
+
+def test_the_onnx_backend_picks_int8_files_by_precision(tmp_path, monkeypatch):
+    import pytest
+
+    import pipeline
+
+    pt = tmp_path / "crnn_s.pt"
+    for name in ("crnn_s.pt", "crnn_s.onnx"):
+        (tmp_path / name).write_bytes(b"")
+    assert pipeline._onnx_of(pt, "fp32") == pipeline._onnx_of(pt, "auto") == tmp_path / "crnn_s.onnx"
+    with pytest.raises(pipeline.NoWeightsError, match=r"no int8 version .* --int8"):
+        pipeline._onnx_of(pt, "int8")
+    (tmp_path / "crnn_s.int8.onnx").write_bytes(b"")
+    assert pipeline._onnx_of(pt, "int8") == pipeline._onnx_of(pt, "auto") == tmp_path / "crnn_s.int8.onnx"
+    assert pipeline._onnx_of(pt, "fp32") == tmp_path / "crnn_s.onnx"
+    with pytest.raises(ValueError, match="bf16 runs on the torch backend"):
+        pipeline._onnx_of(pt, "bf16")
+    cfg = tmp_path / "int8.yaml"
+    cfg.write_text("runtime: {precision: int8}\n")
+    with pytest.raises(ValueError, match="int8 runs on the onnx backend"):
+        pipeline.load(config=cfg, backend="torch")

@@ -1,7 +1,8 @@
 """What exporting either network to ONNX shares (``detection.export``, ``recognition.export``): tracing,
 float16 weight storage, metadata with the source file's SHA-256, an atomic write, the command line. The
 export needs the ``onnx`` package (the ``export`` extra); :func:`sha256` is also what
-:mod:`pipeline.integrity` checks shipped files with."""
+:mod:`pipeline.integrity` checks shipped files with. :func:`quantize` writes the int8 version of an export
+(``--int8``)."""
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-__all__ = ["OPSET", "export", "main", "float16_storage", "write_model", "sha256"]
+__all__ = ["OPSET", "export", "quantize", "int8_path", "main", "float16_storage", "write_model", "sha256"]
 
 OPSET = 17
 
@@ -92,17 +93,77 @@ def export(network, example: tuple, weights: Path, out: str | Path | None, input
     return write_model(float16_storage(buf.getvalue()), Path(out) if out else weights.with_suffix(".onnx"), meta)
 
 
-def main(prog: str, kind: str, export_file, errors: tuple, argv: list[str] | None = None) -> int:
-    """``python -m PROG WEIGHTS [--out FILE]``: ``export_file(weights, out)`` for a ``kind`` weight file;
-    ``errors`` are reported on one line (exit 2)."""
+def int8_path(path: str | Path) -> Path:
+    """Where the int8 version of ONNX file ``path`` lives: ``crnn_s.onnx`` -> ``crnn_s.int8.onnx``."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".onnx") + ".int8.onnx")
+
+
+def quantize(src: str | Path, calibration: list[dict], out: str | Path | None = None) -> Path:
+    """Write the int8 version of exported model ``src`` to ``out`` (default :func:`int8_path`): the LSTM and
+    MatMul weights quantized to int8 with activations quantized on the fly (ONNX Runtime's dynamic
+    quantization), and every convolution int8 in QDQ form, weights per output channel, activations on the
+    ranges (min-max) that the ``calibration`` inputs (a list of feed dicts, synthetic data: never the
+    evaluation sets) reach. The graph is first optimized as a session would (the float16 casts and batch
+    norms folded) so the quantizers see plain float32 weights. Metadata is ``src``'s, its provenance
+    extended by the name and SHA-256 of ``src`` and how it was quantized."""
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_dynamic, quantize_static)
+
+    class Feeds(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(calibration)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    src = Path(src)
+    out = Path(out) if out else int8_path(src)
+    meta = {p.key: p.value for p in onnx.load(src, load_external_data=False).metadata_props}
+    with tempfile.TemporaryDirectory() as tmp:
+        opt, dyn = Path(tmp) / "opt.onnx", Path(tmp) / "dyn.onnx"
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        opts.optimized_model_filepath = str(opt)
+        opts.log_severity_level = 3
+        ort.InferenceSession(str(src), opts, providers=["CPUExecutionProvider"])
+        with warnings.catch_warnings():      # the quantizers' advice to pre-process first: the session did
+            warnings.simplefilter("ignore")
+            quantize_dynamic(opt, dyn, op_types_to_quantize=["LSTM", "MatMul"], weight_type=QuantType.QInt8)
+            quantize_static(dyn, Path(tmp) / "int8.onnx", Feeds(), quant_format=QuantFormat.QDQ,
+                            op_types_to_quantize=["Conv"], activation_type=QuantType.QUInt8,
+                            weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.MinMax)
+        model = onnx.load(Path(tmp) / "int8.onnx")
+    prov = json.loads(meta.get("provenance", "{}"))
+    prov["quantized_from"] = {"file": src.name, "sha256": sha256(src),
+                              "how": "int8: LSTM and MatMul weights (dynamic activations); convolutions QDQ, "
+                                     f"per-channel weights, activation ranges min-max over {len(calibration)} "
+                                     "synthetic calibration batches"}
+    return write_model(model, out, {**meta, "provenance": json.dumps(prov, ensure_ascii=False, default=str)})
+
+
+def main(prog: str, kind: str, export_file, errors: tuple, argv: list[str] | None = None,
+         calibration=None) -> int:
+    """``python -m PROG WEIGHTS [--out FILE] [--int8]``: ``export_file(weights, out)`` for a ``kind`` weight
+    file, and with ``--int8`` :func:`quantize` of it on ``calibration(weights)``; ``errors`` are reported on
+    one line (exit 2)."""
     ap = argparse.ArgumentParser(prog=f"python -m {prog}", description=f"A {kind} weight file -> ONNX.")
     ap.add_argument("weights", type=Path, help=f"a {kind} .pt file")
     ap.add_argument("--out", type=Path, help="the .onnx file (default: beside the .pt file)")
+    ap.add_argument("--int8", action="store_true", help="also write its int8 version (NAME.int8.onnx beside it), "
+                    "calibrated on synthetic data")
     args = ap.parse_args(argv)
     try:
-        path = export_file(args.weights, args.out)
+        paths = [export_file(args.weights, args.out)]
+        if args.int8:
+            paths.append(quantize(paths[0], calibration(args.weights)))
     except (*errors, ImportError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
-    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
+    for path in paths:
+        print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -47,6 +47,8 @@ def resolve(backend: str, device: str = "cpu", precision: str = "auto") -> str:
         return "torch"
     if not installed("torch"):
         return "onnx"
+    if precision == "int8":                       # int8 files run by ONNX Runtime only
+        return "onnx"
     if device != "cpu" or precision == "bf16" or (precision == "auto" and cpu_has_amx()):
         return "torch"
     return "onnx"
