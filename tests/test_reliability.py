@@ -462,6 +462,13 @@ def test_recording_weights_writes_sha256sums_and_refuses_a_missing_folder(tmp_pa
     assert err.count("\n") == 1 and "not a folder" in err
 
 
+def _fp32_config(tmp_path: Path) -> Path:
+    """The shipped pipeline settings with ``runtime.precision: fp32`` (the float ONNX files)."""
+    cfg = tmp_path / "fp32.yaml"
+    cfg.write_text((ROOT / "configs" / "default.yaml").read_text().replace("  precision: auto ", "  precision: fp32 ", 1))
+    return cfg
+
+
 def test_a_tampered_or_unrecorded_weight_file_is_refused(tmp_path, monkeypatch, capsys):
     import detection
     import recognition
@@ -471,12 +478,16 @@ def test_a_tampered_or_unrecorded_weight_file_is_refused(tmp_path, monkeypatch, 
         shutil.copytree(mod.WEIGHTS_DIR, copy)
         monkeypatch.setattr(mod, "WEIGHTS_DIR", copy)
     rec = recognition.weights_path()
-    for path in (rec.with_suffix(".onnx"), rec):                 # the ONNX export first, then the .pt file
+    int8 = rec.with_name(rec.stem + ".int8.onnx")
+    for path in (int8, rec.with_suffix(".onnx"), rec):          # the ONNX files first, then the .pt file
         data = bytearray(path.read_bytes())
         data[len(data) // 2] ^= 0x01                            # one bit flipped deep in the tensors
         path.write_bytes(bytes(data))
+        if path == int8:                                        # what the onnx backend reads as shipped
+            with pytest.raises(integrity.WeightsIntegrityError, match="crnn_s.int8.onnx.*does not match the recorded"):
+                pipeline.load(backend="onnx")
     with pytest.raises(integrity.WeightsIntegrityError, match="crnn_s.onnx.*does not match the recorded"):
-        pipeline.load(backend="onnx")
+        pipeline.load(backend="onnx", config=_fp32_config(tmp_path))
     with pytest.raises(integrity.WeightsIntegrityError, match="does not match the recorded"):
         pipeline.load()
     assert cli.ocr_page([str(ROOT / "samples" / "receipt.jpg")]) == 2
