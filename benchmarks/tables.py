@@ -40,13 +40,58 @@ def _by_set(results: list[dict]) -> list[tuple[str, list[dict]]]:
 
 
 def pages(figures: str = "pages_val.json") -> str:
+    """Every system's page metrics per set; a set without ground truth (the photos) has its s/page only."""
     out = []
     for s, rs in _by_set(_load(figures)["results"]):
         for i, r in enumerate(rs):
+            scores = ([f"{r['tok_F']:.3f}", f"{r['seg_CER']:.3f}", r["bad_pages"], f"{r['det_F']:.3f}"] if "tok_F" in r
+                      else ["-"] * 4)
             out.append([f"{SETS.get(s, s)} ({r['pages']})" if i == 0 else "", SYSTEMS.get(r["system"], r["system"]),
-                        f"{r['tok_F']:.3f}", f"{r['seg_CER']:.3f}", r["bad_pages"], f"{r['det_F']:.3f}",
-                        f"{r['s_per_page']:.2f}"])
+                        *scores, f"{r['s_per_page']:.2f}"])
     return _rows(["val pages", "system", "tok_F", "seg_CER", "pages read as garbage", "det_F", "s/page"], out)
+
+
+def page_stages() -> str:
+    """Where a page's time goes, per backend and set (``benchmarks/page_stages.py``)."""
+    d = _load("page_stages.json")
+    out = []
+    for backend, sets in d["backends"].items():
+        for s, r in sets.items():
+            ms = r["ms_per_page"]
+            rest = 1000 * r["s_per_page"] - ms["recognizer network"] - ms["detector network"] - ms["decoding"]
+            out.append([backend, f"{SETS.get(s, s)} ({r['pages']})", f"{r['s_per_page']:.2f}",
+                        f"{ms['recognizer network']:.0f}", f"{ms['detector network']:.0f}", f"{ms['decoding']:.0f}",
+                        f"{rest:.0f}"])
+    return _rows(["backend", "pages", "s/page", "recognizer network, ms", "detector network, ms", "decoding, ms",
+                  "the rest, ms"], out)
+
+
+def int8() -> str:
+    """int8 networks against float32 (``benchmarks/int8.py``): time alone, crop CER, page tok_F."""
+    d = _load("int8.json")
+    ms = d["network_ms"]
+    out = [[f"{kind} network alone", f"{ms[kind + ' fp32']:.0f} ms", f"{ms[kind + ' int8']:.0f} ms", ""]
+           for kind in ("recognizer", "detector")]
+    base = {(r["what"], r["set"]): r for r in d["results"] if r["networks"] == "fp32"}
+    for r in d["results"]:
+        if r["networks"] == "fp32":
+            continue
+        key = "CER" if r["what"] == "crops" else "tok_F"
+        b = base[(r["what"], r["set"])]
+        what = f"{SETS.get(r['set'], r['set'])}: {r['what'][:-1]} {key}" + (" (int8 recognizer)" if r["networks"] == "int8 recognizer"
+                                                                           else " (both int8)" if r["what"] == "pages" else "")
+        out.append([what, f"{b[key]:.4f}", f"{r[key]:.4f}", "yes" if r["holds"] else "**no**"])
+    return _rows(["", "float32", "int8", "within 0.002"], out)
+
+
+def throughput() -> str:
+    d = _load("throughput.json")
+    names = {"project": "**this project** (`ocr-batch --workers N`)", "tesseract": "Tesseract 5 (N processes)",
+             "rapidocr": "PP-OCRv4 (N threads)"}
+    ns = sorted({r["workers"] for r in d["results"]})
+    out = [[names[sys_]] + [f"{r['pages_per_s']:.2f}" for n in ns for r in d["results"]
+                            if r["system"] == sys_ and r["workers"] == n] for sys_ in names]
+    return _rows([f"pages/s, {d['results'][0]['pages']} pages"] + [f"N = {n}" for n in ns], out)
 
 
 def crops() -> str:
@@ -99,12 +144,9 @@ def orientation() -> str:
 def photos() -> str:
     d = _load("photos.json")["summary"]
     ours, pp = d["shipped"], d["ppocrv4"]
-    return _rows(["200 phone photos", "wrong quarter turn", "lines", "lines read at >= 0.5", "mean line confidence",
-                  "s/photo"],
-                 [["**this project**", ours["wrong_quarter"], ours["lines"], ours["lines_0.5"], f"{ours['mean_conf']:.3f}",
-                   f"{ours['s_per_photo']:.2f}"],
-                  ["PP-OCRv4", "(never turns)", pp["lines"], "", f"{pp['mean_score']:.3f} (its score)",
-                   f"{pp['s_per_photo']:.2f}"]])
+    return _rows(["200 phone photos", "wrong quarter turn", "lines", "lines read at >= 0.5", "mean line confidence"],
+                 [["**this project**", ours["wrong_quarter"], ours["lines"], ours["lines_0.5"], f"{ours['mean_conf']:.3f}"],
+                  ["PP-OCRv4", "(never turns)", pp["lines"], "", f"{pp['mean_score']:.3f} (its score)"]])
 
 
 def scale() -> str:
@@ -113,7 +155,7 @@ def scale() -> str:
     out = []
     for label, name in runs:
         for r in _load(name)["results"]:
-            if r["system"] == "project":
+            if r["system"] == "project" and "tok_F" in r:
                 out.append([SETS.get(r["set"], r["set"]), label, f"{r['tok_F']:.3f}", f"{r['seg_CER']:.3f}",
                             r["bad_pages"], f"{r['det_F']:.3f}"])
     out.sort(key=lambda row: row[0])
@@ -157,7 +199,7 @@ def lang_auto() -> str:
 
 
 RENDER = {f.__name__: f for f in (pages, crops, detect, recognizer_speed, detector_speed, memory, orientation, photos,
-                                  scale, zh_lines, zh_document, zh_pages, lang_auto)}
+                                  scale, zh_lines, zh_document, zh_pages, lang_auto, throughput, page_stages, int8)}
 
 
 def render(text: str) -> str:
