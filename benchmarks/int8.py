@@ -28,15 +28,11 @@ _REAL = _ROOT.parent / "shared/data/real"
 TOLERANCE = 0.002
 
 
-def network_ms(path: Path, feed: dict, threads: int) -> float:
-    import onnxruntime as ort
-
+def network_ms(network, args: tuple) -> float:
+    """ms of the fastest of 5 calls ``network(*args)`` (a backend network, as the predictors call it)."""
     from timing import best_time
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads, opts.inter_op_num_threads, opts.log_severity_level = threads, 1, 3
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    return 1000 * best_time(lambda f: session.run(None, f), feed, 5)
+    return 1000 * best_time(lambda a: network(*a), args, 5)
 
 
 def evaluate(args: list[str]) -> list[dict]:
@@ -55,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     import detection
     import recognition
     from detection.export import calibration as detector_calibration
+    from pipeline.backends.onnx_runtime import DetectorNetwork, RecognizerNetwork
     from recognition.export import calibration as recognizer_calibration
-    from training.onnx_export import quantize
+    from training.onnx_export import int8_path, quantize
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -66,13 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     rec_pt, det_pt = recognition.weights_path("en"), detection.weights_path()
     rec32, det32 = rec_pt.with_suffix(".onnx"), det_pt.with_suffix(".onnx")
     rng = np.random.default_rng(0)
-    feeds = {"recognizer": {"x": rng.uniform(-1, 1, (16, 1, 32, 432)).astype(np.float32),
-                            "widths": np.full(16, 400, np.int64)},
-             "detector": {"x": rng.uniform(-2, 2, (1, 3, 768, 1024)).astype(np.float32)}}
+    inputs = {"recognizer": (rng.uniform(-1, 1, (16, 1, 32, 432)).astype(np.float32), np.full(16, 400, np.int64)),
+              "detector": (rng.uniform(-2, 2, (1, 3, 768, 1024)).astype(np.float32),)}
+    networks = {"recognizer": RecognizerNetwork, "detector": DetectorNetwork}
     with tempfile.TemporaryDirectory() as tmp:
-        rec8 = quantize(rec32, recognizer_calibration(rec_pt), Path(tmp) / rec32.name.replace(".onnx", ".int8.onnx"))
-        det8 = quantize(det32, detector_calibration(det_pt), Path(tmp) / det32.name.replace(".onnx", ".int8.onnx"))
-        ms = {f"{kind} {label}": round(network_ms(path, feeds[kind], args.threads), 1)
+        rec8 = quantize(rec32, recognizer_calibration(rec_pt), Path(tmp) / int8_path(rec32).name)
+        det8 = quantize(det32, detector_calibration(det_pt), Path(tmp) / int8_path(det32).name)
+        ms = {f"{kind} {label}": round(network_ms(networks[kind](path, args.threads), inputs[kind]), 1)
               for kind, pair in (("recognizer", (rec32, rec8)), ("detector", (det32, det8)))
               for label, path in zip(("fp32", "int8"), pair)}
         for k, v in ms.items():

@@ -256,18 +256,18 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
                                  f"{recognition.WEIGHTS_DIR / recognition.WEIGHT_FILES[g]}"
                                  + ("; --lang auto needs every language's" if auto else ""))
     det_path = Path(detector_weights) if detector_weights else detection.weights_path()
-    onnx = cfg.runtime.backend == "onnx"
-    if onnx and chosen and not all(p is None or p.with_suffix(".onnx").is_file()
-                                   for p in (*([] if recognizer_weights else rec_paths.values()),
-                                             *([] if detector_weights else [det_path]))):
-        onnx = False                                # auto, and weights put in place without their export
-        cfg = replace(cfg, runtime=replace(cfg.runtime, backend="torch"))
-    if onnx:                                        # the shipped files' ONNX exports, beside them
-        if not recognizer_weights:
-            rec_paths = {g: _onnx_of(p, cfg.runtime.precision) for g, p in rec_paths.items()}
-        if not detector_weights:
-            det_path = _onnx_of(det_path, cfg.runtime.precision)
-    elif cfg.runtime.precision == "int8":
+    if cfg.runtime.backend == "onnx":               # the shipped files' ONNX exports, beside them
+        try:
+            exports = ({g: _onnx_of(p, cfg.runtime.precision) for g, p in rec_paths.items()}
+                       if not recognizer_weights else rec_paths,
+                       _onnx_of(det_path, cfg.runtime.precision) if not detector_weights else det_path)
+        except NoWeightsError:
+            if not chosen or cfg.runtime.precision == "int8":
+                raise
+            cfg = replace(cfg, runtime=replace(cfg.runtime, backend="torch"))   # auto, and weights put in
+        else:                                                                   # place without their export
+            rec_paths, det_path = exports
+    if cfg.runtime.backend != "onnx" and cfg.runtime.precision == "int8":
         raise ValueError("precision int8 runs on the onnx backend (runtime.backend: auto or onnx), not torch")
     rec_path = rec_paths[langs[0]]
     for given in (p for p in (detector_weights, recognizer_weights) if p):

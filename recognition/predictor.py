@@ -30,6 +30,15 @@ from recognition.geometry import step_x, timesteps
 __all__ = ["Recognition", "Recognizer", "TorchNetwork"]
 
 
+def _language_model(path, kw: dict):
+    """The character language model in file ``path`` when the settings ``kw`` use one (``lm_weight`` > 0)."""
+    if path is None or kw.get("lm_weight", 0.0) <= 0:
+        return None
+    from recognition.lm import CharLM
+
+    return CharLM.load(path)
+
+
 class TorchNetwork:
     """A :class:`CRNN` run by torch, as the predictor calls every backend's network: ``(x, widths)`` numpy
     (:func:`recognition.preprocess.batch_array`) -> character probabilities ``(T, B, C)`` float32 numpy.
@@ -127,11 +136,9 @@ class Recognizer:
         """The recognizer of weight file ``path``, with the language model file ``lm`` (used when
         ``lm_weight`` > 0)."""
         from recognition import weightfile
-        from recognition.lm import CharLM
 
         model, charset, prov = weightfile.load(path, device)
-        lm = CharLM.load(lm) if lm is not None and kw.get("lm_weight", 0.0) > 0 else None
-        rec = cls(model, charset, device=device, lm=lm, **kw)
+        rec = cls(model, charset, device=device, lm=_language_model(lm, kw), **kw)
         rec.provenance = prov
         return rec
 
@@ -140,10 +147,7 @@ class Recognizer:
         """The recognizer of another backend's ``network`` (e.g.
         :class:`pipeline.backends.onnx_runtime.RecognizerNetwork`: ``.charset``, ``.provenance``, called
         as :class:`TorchNetwork` is), with the language model file ``lm`` as in :meth:`from_file`."""
-        from recognition.lm import CharLM
-
-        lm = CharLM.load(lm) if lm is not None and kw.get("lm_weight", 0.0) > 0 else None
-        rec = cls(network, network.charset, lm=lm, **kw)
+        rec = cls(network, network.charset, lm=_language_model(lm, kw), **kw)
         rec.provenance = network.provenance
         return rec
 

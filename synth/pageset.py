@@ -74,7 +74,7 @@ def unlabelled(folder: str | Path) -> list[PageRecord]:
         raise FileNotFoundError(f"{folder}: no such page-set folder")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in UNLABELLED_SUFFIXES and not p.name.startswith("."))
     if not files:
-        raise ValueError(f"{folder}: no pages (expected image files with one JSON each)")
+        raise ValueError(f"{folder}: no pages (no image files and no page-set JSONs)")
     return [PageRecord(p.stem, p, 0, 0, (), labelled=False) for p in files]
 
 

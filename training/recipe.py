@@ -18,9 +18,10 @@ steps:
 ```
 ``"@name"`` anywhere in the settings stands for the file an earlier step gave. Steps run in order; a step
 whose file exists is done and skipped, a step whose file no unfinished step reads is skipped too, and a
-training step picks up from its run's last checkpoint, so the same command resumes a stopped chain. What a step needs from the trainer comes in as two callables (this
-module knows no model): ``train(settings, run_dir, stop_at) -> step reached`` and ``average(files,
-weights, out_file, settings | None, cache_dir | None)``.
+training step picks up from its run's last checkpoint, so the same command resumes a stopped chain. What a
+step needs from the trainer comes in as two callables (this module knows no model): ``train(settings,
+run_dir, stop_at) -> step reached`` and ``average(files, weights, out_file, settings | None, cache_dir |
+None)``.
 """
 from __future__ import annotations
 
