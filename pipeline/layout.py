@@ -17,16 +17,19 @@ by a space in the page text); consecutive rows no more than ``block_gap`` line h
 horizontally form a block; the page text puts a blank line between blocks.
 
 Words (:func:`words`): the recognizer gives, for each character, the x of its strip column; a word runs
-from half a character pitch before its first character to half a pitch after its last, across the
-strip's full height, and is mapped back to the page through the crop's own transform.
+from half a character pitch before its first character to half a pitch after its last, trimmed to the
+strip's inked columns, across the strip's full height, and is mapped back to the page through the crop's
+own transform.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from pipeline.crop import LineCrop
+from recognition.charset import is_cjk
 from pipeline.result import Block, Line, Page, Word
 
 __all__ = ["LayoutConfig", "reading_order", "group", "page_text", "layout_text", "page_layout_text", "words", "assemble"]
@@ -202,9 +205,59 @@ def page_layout_text(page: Page, cfg: LayoutConfig = LayoutConfig()) -> str:
     return layout_text(boxes, [ln.text for ln in page.lines], rows)
 
 
-def _cjk(ch: str) -> bool:
-    """A character of Chinese script: a hanzi, CJK punctuation (U+3000-303F) or a full-width form."""
-    return "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef" or "\u3400" <= ch <= "\u4dbf"
+def _ink_columns(strip: np.ndarray) -> np.ndarray | None:
+    """Which columns of a gray line strip hold ink (bool per column), from an Otsu threshold on the rows of
+    the line itself (not the padding above and below, where a neighbour's descenders may show); None when
+    the strip has too little contrast to tell, or when most of it is dark and no darker text stands out of
+    that (bold blurred print, light text on a dark ground). Dark text on a shaded ground (a form's label
+    boxes) counts as ink; horizontal
+    rules (a form's field lines, underlines: dark runs longer than two line heights) do not."""
+    h = strip.shape[0]
+    body = np.ascontiguousarray(strip[int(0.15 * h):max(int(0.15 * h) + 1, int(0.85 * h))])
+    if int(body.max()) - int(body.min()) < 40:
+        return None
+    _, dark = cv2.threshold(body, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    if dark.mean() > 0.5:                     # mostly "dark": text on a shaded ground, or light text on a dark one
+        values = body[dark > 0].reshape(-1, 1)
+        t, _ = cv2.threshold(values, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+        lower, upper = values[values <= t], values[values > t]
+        if len(lower) and len(upper) and float(upper.mean()) - float(lower.mean()) >= 40:
+            dark = (body <= t).astype(np.uint8)             # dark text on the shaded ground
+        else:
+            return None                                     # bold, blurred or light text: cannot tell
+    rules = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((1, 2 * h), np.uint8))   # a form's rules, underlines
+    return (dark & (1 - rules)).sum(0) >= max(1, int(0.05 * body.shape[0]))
+
+
+def _hug(ink: np.ndarray | None, a: float, b: float) -> tuple[float, float]:
+    """The strip span ``[a, b]`` trimmed to its inked columns (unchanged when none of them is inked)."""
+    if ink is None:
+        return a, b
+    cols = np.arange(max(0, int(np.ceil(a))), min(len(ink) - 1, int(np.floor(b))) + 1)
+    inked = cols[ink[cols]] if len(cols) else cols
+    if not len(inked):
+        return a, b
+    return max(a, inked[0] - 0.5), min(b, inked[-1] + 0.5)
+
+
+def _widest_blank(ink: np.ndarray | None, x0: float, x1: float) -> tuple[float, float] | None:
+    """The widest run of blank columns strictly between strip positions ``x0`` and ``x1`` (the last
+    character of a word and the first of the next), as strip x of its two edges; None without one."""
+    if ink is None:
+        return None
+    cols = np.arange(max(0, int(np.floor(x0)) + 1), min(len(ink), int(np.ceil(x1))))
+    if not len(cols):
+        return None
+    blank = ~ink[cols]
+    best, run = None, None
+    for c, b in zip(cols, blank):
+        if b:
+            run = (run[0], c) if run else (c, c)
+            if best is None or run[1] - run[0] > best[1] - best[0]:
+                best = run
+        else:
+            run = None
+    return None if best is None else (best[0] - 0.5, best[1] + 0.5)
 
 
 def words(text: str, char_x: list[float], char_conf: list[float], crop: LineCrop, quad=None) -> list[Word]:
@@ -212,7 +265,10 @@ def words(text: str, char_x: list[float], char_conf: list[float], crop: LineCrop
     Words end at spaces and where Chinese script meets Latin letters or digits: Chinese is written without
     spaces, so each run of Chinese characters (with its CJK punctuation) is one word, and each Latin or
     digit token another (``发票号码：05467891`` is two). With the line's ``quad``, word boxes stop at its
-    ends (not in the strip's padding) unless a character was read out there."""
+    ends (not in the strip's padding) unless a character was read out there. A box spans half a character
+    pitch either side of its first and last characters' positions, trimmed to the strip's ink, so that it
+    hugs the word as Tesseract's do: words that touch would read as one in a PDF text layer (pdftotext
+    tells words apart by the gap between them)."""
     xs = np.asarray(char_x, np.float64)
     if not text or len(xs) != len(text):
         return []
@@ -222,22 +278,34 @@ def words(text: str, char_x: list[float], char_conf: list[float], crop: LineCrop
         ends = crop.to_strip(quad)[:, 0]
         lo, hi = max(lo, float(ends.min())), min(hi, float(ends.max()))
     visible = [i for i, ch in enumerate(text) if not ch.isspace()]
+    ink = _ink_columns(crop.image)
     pitch = float(np.median(np.diff(xs[visible]))) if len(visible) > 1 else 0.5 * strip_h
     pitch = float(np.clip(pitch, 0.2 * strip_h, 1.5 * strip_h))
-    out, i = [], 0
+    spans, i = [], 0                                       # (first, last) character of each word
     while i < len(text):
         if text[i].isspace():
             i += 1
             continue
         j = i
-        while j + 1 < len(text) and not text[j + 1].isspace() and _cjk(text[j + 1]) == _cjk(text[i]):
+        while j + 1 < len(text) and not text[j + 1].isspace() and is_cjk(text[j + 1]) == is_cjk(text[i]):
             j += 1
-        a = max(xs[i] - pitch / 2, min(lo, xs[i]))
-        b = min(xs[j] + pitch / 2, max(hi, xs[j]))
+        spans.append((i, j))
+        i = j + 1
+    ends = [[max(xs[i] - pitch / 2, min(lo, xs[i])), min(xs[j] + pitch / 2, max(hi, xs[j]))] for i, j in spans]
+    for k in range(len(spans) - 1):                        # words apart: each stops at the blank between them
+        gap = _widest_blank(ink, xs[spans[k][1]], xs[spans[k + 1][0]])
+        if gap is not None:
+            ends[k][1], ends[k + 1][0] = min(ends[k][1], gap[0]), max(ends[k + 1][0], gap[1])
+        if text[spans[k][1] + 1].isspace():                # and at least a space apart (half a pitch)
+            mid = (ends[k][1] + ends[k + 1][0]) / 2
+            ends[k][1] = max(xs[spans[k][1]], min(ends[k][1], mid - pitch / 4))      # never past a character's
+            ends[k + 1][0] = min(xs[spans[k + 1][0]], max(ends[k + 1][0], mid + pitch / 4))  # own position
+    out = []
+    for (i, j), (a, b) in zip(spans, ends):
+        a, b = _hug(ink, a, b)
         corners = crop.to_page([[a, -0.5], [b, -0.5], [b, strip_h - 0.5], [a, strip_h - 0.5]])
         box = [*corners.min(0), *corners.max(0)]
         out.append(Word([float(v) for v in box], text[i:j + 1], float(min(char_conf[i:j + 1]))))
-        i = j + 1
     return out
 
 

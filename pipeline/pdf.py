@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import configs
+from recognition.charset import is_cjk
 
 __all__ = ["searchable_pdf", "page_jpeg", "glyphless_font", "COVERED"]
 
@@ -201,12 +202,15 @@ def searchable_pdf(pages: list, images: list | None, dpi: float = 300.0, created
                 x0, y0, x1, y1 = (float(v) * k for v in box)
                 if not text or x1 <= x0 or y1 <= y0:
                     continue
+                tail = ""
                 if n + 1 < len(items):
                     text += " "                             # so extracted text keeps its word breaks
                     x1 = max(x1, float(items[n + 1][0][0]) * k)
+                elif not is_cjk(text[-1]):
+                    tail = " "      # past the box: a reader must not join the line's end to the next line's start
                 size = (y1 - y0)                            # an em the height of the box
                 pdf.set_font("GlyphLess", size=size)
                 natural = len(text) * ADVANCE / UPM * size
                 pdf.set_stretching(100.0 * (x1 - x0) / natural)
-                pdf.text(x0, y1 - 0.2 * size, text)           # baseline a fifth of the box above its bottom
+                pdf.text(x0, y1 - 0.2 * size, text + tail)    # baseline a fifth of the box above its bottom
     return bytes(pdf.output())

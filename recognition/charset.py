@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["Charset", "UnknownCharacterError"]
+__all__ = ["Charset", "UnknownCharacterError", "is_cjk"]
 
 
 _HALF_WIDTH = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "}
@@ -108,3 +108,8 @@ class Charset:
         if d.get("blank", 0) != cls.blank:
             raise ValueError(f"weight file uses blank index {d.get('blank')}, this code uses {cls.blank}")
         return cls(d["chars"])
+
+
+def is_cjk(ch: str) -> bool:
+    """A character of Chinese script: a hanzi, CJK punctuation (U+3000-303F) or a full-width form."""
+    return "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef" or "\u3400" <= ch <= "\u4dbf"
