@@ -12,8 +12,9 @@ How ``auto`` decides (:func:`decide`):
 2. For an axis, the detector finds the text lines of the page turned upright on that axis, and the
    recognizer (greedy decoding) reads a window of the ``probe_lines`` longest of them both ways round: as
    found (quarter ``axis``) and turned 180 degrees (quarter ``axis + 180``). Only windows in which either
-   reading has at least ``probe_letters`` letters count (rows of asterisks, leaders and the rules of form
-   fields read badly every way and say nothing; they are often a form's longest lines, so the next
+   reading has a run of at least ``probe_letters`` letters in a row count (rows of asterisks, leaders and
+   the rules of form fields read badly every way and say nothing, though the reader sees a stray letter in
+   them here and there; they are often a form's longest lines, so the next
    ``probe_lines`` longest are read, twice at most, until half that many count); a candidate's score is
    the mean confidence of its readings of them. The detector
    alone does not tell: it fires on text that runs up the page too (on the phone photos it found as many
@@ -35,6 +36,7 @@ the page stayed as given for want of evidence), None when the orientation was gi
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +46,7 @@ from pipeline import crop, geometry
 __all__ = ["MODES", "Orientation", "decide", "probe"]
 
 MODES = ("auto", "none", "0", "90", "180", "270")
+_LETTER_RUNS = re.compile(r"[^\W\d_]+")        # runs of letters (Latin, Chinese, ...): no digits, marks
 
 
 @dataclass
@@ -81,7 +84,7 @@ def probe(detector, recognizer, rgb: np.ndarray, gray: np.ndarray, angle: float,
         return quads, np.zeros(0), np.zeros(0)
     frames = [crop.line_frame(q) for q in quads]
     order = sorted(range(len(quads)), key=lambda i: -frames[i][2] / frames[i][3])      # longest first
-    letters = lambda r: sum(ch.isalpha() for ch in r.text)
+    letters = lambda r: max(map(len, _LETTER_RUNS.findall(r.text)), default=0)   # its longest run of letters
     counted, first, n = [], None, cfg.probe_lines
     for start in range(0, min(len(order), 3 * n), n):   # until half of them count (rules, leaders do not)
         strips = crop.crop_lines(gray, [quads[i] for i in order[start:start + n]])
