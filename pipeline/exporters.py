@@ -11,7 +11,7 @@ suffix. The XML formats are built with :mod:`xml.etree.ElementTree`, so text and
 - ``hocr``: XHTML with ``ocr_page`` / ``ocr_carea`` / ``ocr_par`` / ``ocr_line`` / ``ocrx_word``, ``bbox``
   and ``x_wconf`` (0-100); ``lang`` is the first page's language (``Page.lang``), and a page read in
   another language carries its own.
-- ``alto``: ALTO v4 (``Page`` / ``PrintSpace`` / ``TextBlock`` / ``TextLine`` / ``String`` + ``SP``), pixels,
+- ``alto``: ALTO 4.4 (``Page`` / ``PrintSpace`` / ``TextBlock`` / ``TextLine`` / ``String`` + ``SP``), pixels,
   ``WC`` 0-1, each ``TextBlock``'s ``LANG`` its page's language.
 - ``tsv``: Tesseract's columns (level 1 page, 2 block, 3 paragraph, 4 line, 5 word; ``conf`` -1 except on
   words).
@@ -152,7 +152,9 @@ def to_hocr(pages: list[Page]) -> bytes:
     ET.SubElement(head, "meta", {"http-equiv": "Content-Type", "content": "text/html;charset=utf-8"})
     ET.SubElement(head, "meta", {"name": "ocr-system", "content": SOFTWARE})
     ET.SubElement(head, "meta", {"name": "ocr-capabilities",
-                                 "content": "ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrp_wconf"})
+                                 "content": "ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrp_wconf ocrp_lang"})
+    ET.SubElement(head, "meta", {"name": "ocr-langs", "content": " ".join(dict.fromkeys(p.lang for p in pages)) or lang})
+    ET.SubElement(head, "meta", {"name": "ocr-number-of-pages", "content": str(len(pages))})
     body = ET.SubElement(html, "body")
     for pn, page in enumerate(pages, 1):
         src = _clean(display_name(page.source or "")).replace('"', "")
@@ -196,7 +198,7 @@ def _pos(box) -> dict[str, str]:
 
 def to_alto(pages: list[Page]) -> bytes:
     alto = ET.Element("alto", {"xmlns": ALTO_NS, "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
-                               "xsi:schemaLocation": f"{ALTO_NS} http://www.loc.gov/alto/v4/alto-4-2.xsd"})
+                               "xsi:schemaLocation": f"{ALTO_NS} http://www.loc.gov/alto/v4/alto-4-4.xsd"})
     desc = ET.SubElement(alto, "Description")
     ET.SubElement(desc, "MeasurementUnit").text = "pixel"
     info = ET.SubElement(desc, "sourceImageInformation")

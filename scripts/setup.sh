@@ -20,7 +20,8 @@ done
 # mono, receipt-printer and typewriter faces; Chinese: Noto CJK SC, WenQuanYi, AR PL, Smiley Sans, and
 # AR PL UKai and LXGW WenKai, which only the held-out Chinese renderings use), the libraries
 # opencv-python loads, tesseract (English and simplified Chinese) as an optional comparison system, and
-# for the tests pdftotext (poppler-utils), which reads our searchable PDFs back as a viewer would.
+# for the tests pdftotext (poppler-utils), which reads our searchable PDFs back as a viewer would, and
+# qpdf, which checks their structure.
 FONTS="fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-liberation2 fonts-urw-base35
  fonts-freefont-ttf fonts-croscore fonts-crosextra-carlito fonts-crosextra-caladea fonts-noto-mono
  fonts-inconsolata fonts-go fonts-open-sans fonts-linuxlibertine fonts-texgyre fonts-lato fonts-ebgaramond
@@ -29,6 +30,7 @@ FONTS="fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-liberation2 f
  fonts-arphic-gkai00mp fonts-smiley-sans fonts-arphic-ukai fonts-lxgw-wenkai"
 PKGS="python3-venv libgl1 libglib2.0-0 $FONTS"
 if [ "$TEST" = 1 ] || [ "$TOOLS" = 1 ]; then PKGS="$PKGS tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim poppler-utils"; fi
+if [ "$TEST" = 1 ]; then PKGS="$PKGS qpdf"; fi
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done)
 if [ -n "$missing" ]; then

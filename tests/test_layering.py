@@ -111,3 +111,13 @@ def test_imports_run_downward_only():
     upward = {(m, d) for m, deps in import_graph().items() for d in deps
               if LEVEL[d.split(".")[0]] > LEVEL[m.split(".")[0]]}
     assert upward == set(), "upward imports: pass what is needed in from above (see recognition.train.RowCutter)"
+
+
+def test_every_package_folder_is_listed_for_installation():
+    """setuptools installs only the packages pyproject.toml lists: a sub-package left off (pipeline.backends
+    once was) imports from a checkout but not from an installed copy."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for top in PACKAGES for p in (ROOT / top).rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
