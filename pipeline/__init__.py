@@ -154,17 +154,25 @@ class OCR:
         :class:`pipeline.orientation.Orientation` that turns it upright (the detector reads the upright
         copy), its lines' quads in the page's own pixels, and their strips (:class:`pipeline.crop.LineCrop`)
         cut from the page as given: what the recognizer reads."""
+        from pipeline import crop
+
+        gray = crop.to_gray(rgb)
+        orient, quads = self.orient(rgb, gray)
+        return gray, orient, quads, crop.crop_lines(gray, quads, self.config.crop)
+
+    def orient(self, rgb, gray=None) -> tuple:
+        """``(orientation, quads)`` of one RGB page (``gray``: its gray copy, made when not given): the
+        :class:`pipeline.orientation.Orientation` that turns it upright under the config's ``page`` settings,
+        and the quads of the lines found on it turned so, in the page's own pixels."""
         from pipeline import crop, orientation
         from pipeline.language import MostConfident
 
         self.check_detector()
-        cfg = self.config
-        gray = crop.to_gray(rgb)
         reader = self.recognizer.plain() if self.recognizer else None
         if self.auto:                                 # the language is not known yet: every one's evidence
             reader = MostConfident(r.plain() for r in self.readers.values())
-        orient, quads = orientation.decide(self.detector, reader, rgb, gray, cfg.page)
-        return gray, orient, quads, crop.crop_lines(gray, quads, cfg.crop)
+        return orientation.decide(self.detector, reader, rgb, crop.to_gray(rgb) if gray is None else gray,
+                                  self.config.page)
 
 
 @functools.cache

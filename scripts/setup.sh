@@ -4,15 +4,17 @@
 #   bash scripts/setup.sh          runtime + synthetic-data extras (fonts)
 #   bash scripts/setup.sh --test   also what the tests need (pytest, hypothesis, tesseract for ocr-eval)
 #   bash scripts/setup.sh --tools  also the comparison tools for benchmarks (tesseract, rapidocr)
+#   bash scripts/setup.sh --ocrmypdf  also OCRmyPDF and this project's engine plugin for it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TEST=0; TOOLS=0
+TEST=0; TOOLS=0; OCRMYPDF=0
 for a in "$@"; do
   case "$a" in
     --test) TEST=1 ;;
     --tools) TOOLS=1 ;;
-    *) echo "setup.sh: unknown option $a (use --test or --tools)" >&2; exit 2 ;;
+    --ocrmypdf) OCRMYPDF=1 ;;
+    *) echo "setup.sh: unknown option $a (use --test, --tools or --ocrmypdf)" >&2; exit 2 ;;
   esac
 done
 
@@ -21,7 +23,8 @@ done
 # AR PL UKai and LXGW WenKai, which only the held-out Chinese renderings use), the libraries
 # opencv-python loads, tesseract (English and simplified Chinese) as an optional comparison system, and
 # for the tests pdftotext (poppler-utils), which reads our searchable PDFs back as a viewer would, and
-# qpdf, which checks their structure.
+# qpdf, which checks their structure. OCRmyPDF checks for Tesseract whichever engine it runs, so the
+# plugin needs it installed too (ghostscript is optional in OCRmyPDF 17 and not installed).
 FONTS="fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-liberation2 fonts-urw-base35
  fonts-freefont-ttf fonts-croscore fonts-crosextra-carlito fonts-crosextra-caladea fonts-noto-mono
  fonts-inconsolata fonts-go fonts-open-sans fonts-linuxlibertine fonts-texgyre fonts-lato fonts-ebgaramond
@@ -31,6 +34,7 @@ FONTS="fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-liberation2 f
 PKGS="python3-venv libgl1 libglib2.0-0 $FONTS"
 if [ "$TEST" = 1 ] || [ "$TOOLS" = 1 ]; then PKGS="$PKGS tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim poppler-utils"; fi
 if [ "$TEST" = 1 ]; then PKGS="$PKGS qpdf"; fi
+if [ "$OCRMYPDF" = 1 ]; then PKGS="$PKGS tesseract-ocr tesseract-ocr-eng"; fi
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=$(for p in $PKGS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done)
 if [ -n "$missing" ]; then
@@ -47,5 +51,6 @@ PY=${PYTHON:-python3}
 EXTRAS="synth,pdf,torch"
 [ "$TEST" = 1 ] && EXTRAS="$EXTRAS,test"
 [ "$TOOLS" = 1 ] && EXTRAS="$EXTRAS,compare"
+[ "$OCRMYPDF" = 1 ] && EXTRAS="$EXTRAS,ocrmypdf"
 .venv/bin/python -m pip install -q ".[$EXTRAS]"
 echo "setup: done (.venv ready; extras: $EXTRAS)"
