@@ -94,6 +94,14 @@ def throughput() -> str:
     return _rows([f"pages/s, {d['results'][0]['pages']} pages"] + [f"N = {n}" for n in ns], out)
 
 
+def ray_batch() -> str:
+    d = _load("ray_batch.json")
+    out = [[r["system"], f"{r['seconds']:.1f}", f"{r['pages_per_s']:.2f}", f"{r['one_page_seconds']:.1f}",
+            f"{r['s_per_page_after_start']:.3f}"] for r in d["results"]]
+    return _rows([f"{d['results'][0]['pages']} pages, {d['cpus']} CPUs", "seconds", "pages/s", "one page alone (s)",
+                  "s a page beyond the first"], out)
+
+
 def crops() -> str:
     out = []
     for s, rs in _by_set(_load("crops_val.json")["results"]):
@@ -198,7 +206,7 @@ def lang_auto() -> str:
                   "turned by the orientation step", "ms/page for the choice"], out)
 
 
-RENDER = {f.__name__: f for f in (pages, crops, detect, recognizer_speed, detector_speed, memory, orientation, photos,
+RENDER = {f.__name__: f for f in (pages, ray_batch, crops, detect, recognizer_speed, detector_speed, memory, orientation, photos,
                                   scale, zh_lines, zh_document, zh_pages, lang_auto, throughput, page_stages, int8)}
 
 

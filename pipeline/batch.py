@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["INPUT_SUFFIXES", "EXTENSIONS", "find_inputs", "plan", "Job", "BatchReport", "run_batch", "locked",
-           "REPORT", "LOCK"]
+           "convert", "load_worker", "REPORT", "LOCK"]
 
 INPUT_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".pbm", ".pgm", ".ppm",
                   ".pnm", ".jp2", ".pdf"}
@@ -235,12 +235,17 @@ def _start_worker(init, load_args: tuple) -> None:
     _READY = True
 
 
-def _init_worker(config, device, threads, min_confidence=None, orientation=None, lang=None, backend=None) -> None:
-    global _OCR
+def load_worker(config, device, threads, min_confidence=None, orientation=None, lang=None, backend=None):
+    """The loaded pipeline of one worker, from ``load_args`` (see :func:`run_batch`)."""
     import pipeline
 
-    _OCR = pipeline.load(config=config, device=device, threads=threads, min_confidence=min_confidence,
+    return pipeline.load(config=config, device=device, threads=threads, min_confidence=min_confidence,
                          orientation=orientation, lang=lang, backend=backend)
+
+
+def _init_worker(*load_args) -> None:
+    global _OCR
+    _OCR = load_worker(*load_args)
 
 
 def convert(ocr, job: Job, chunk: int = 4) -> int:
@@ -294,17 +299,19 @@ def _worker_task(job: Job, chunk: int) -> tuple[int, str | None]:
 
 # ---- the batch ---------------------------------------------------------------------------------------
 def run_batch(jobs: list[Job], out_dir: Path, ocr=None, workers: int = 1, overwrite: bool = False, chunk: int = 4,
-              load_args: tuple = (None, "cpu", None), progress: bool = True, init=None) -> BatchReport:
+              load_args: tuple = (None, "cpu", None), progress: bool = True, init=None, runner=None) -> BatchReport:
     """Convert ``jobs``; ``ocr`` is the loaded pipeline for ``workers == 1``, ``load_args`` = (config,
     device, threads per worker[, min_confidence[, orientation[, lang[, backend]]]]) for workers, each of which runs ``init(*load_args)``
     first (default: load the pipeline; a module-level function, so spawned workers can import it).
+    ``runner(todo, finished)``, when given, converts the jobs to do elsewhere instead (``ocr-batch --ray``:
+    :func:`pipeline.integrations.ray_batch.run_ray_batch`), calling ``finished(job, pages, error)`` for each.
     Returns the report, also written to ``OUT_DIR``. The whole run holds ``OUT_DIR``'s lock (:func:`locked`):
     a second run on it waits, saying so on stderr."""
     with locked(out_dir, note=lambda msg: print(f"ocr-batch: {msg}", file=sys.stderr, flush=True)):
-        return _run_batch(jobs, out_dir, ocr, workers, overwrite, chunk, load_args, progress, init)
+        return _run_batch(jobs, out_dir, ocr, workers, overwrite, chunk, load_args, progress, init, runner)
 
 
-def _run_batch(jobs, out_dir, ocr, workers, overwrite, chunk, load_args, progress, init) -> BatchReport:
+def _run_batch(jobs, out_dir, ocr, workers, overwrite, chunk, load_args, progress, init, runner) -> BatchReport:
     from tqdm import tqdm
 
     from pipeline.exporters import display_name
@@ -332,7 +339,9 @@ def _run_batch(jobs, out_dir, ocr, workers, overwrite, chunk, load_args, progres
         bar.set_postfix(pages_s=f"{report.pages / max(1e-9, time.perf_counter() - t0):.2f}", failed=len(report.failed))
 
     try:
-        if workers <= 1:
+        if runner is not None:
+            runner(todo, finished)
+        elif workers <= 1:
             for job in todo:
                 try:
                     n, err = convert(ocr, job, chunk), None

@@ -278,10 +278,16 @@ def ocr_batch(argv: list[str] | None = None) -> int:
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("-f", "--format", default="txt",
                     help="comma-separated output formats: " + ",".join(batch.EXTENSIONS) + " (default txt)")
-    ap.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="worker processes (default 1); with --ray, actors (default: the cluster's CPUs / --threads)")
+    ap.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                    help="convert on Ray Data (the ray extra): no ADDRESS starts a new local Ray instance; 'auto' "
+                         "(or HOST:6379) joins a running cluster from one of its nodes or a ray job. IN_DIR and "
+                         "OUT_DIR must be the same paths on every node")
     ap.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs exist")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=None, help="CPU threads in all (split among workers)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="CPU threads in all (split among workers); with --ray, threads (and CPUs) per actor (default 1)")
     ap.add_argument("--config", help="pipeline YAML (default: configs/default.yaml)")
     ap.add_argument("--min-confidence", type=float, default=None, metavar="C", help=_MIN_CONFIDENCE_HELP)
     ap.add_argument("--orientation", choices=MODES, default=None, help=_ORIENTATION_HELP)
@@ -293,14 +299,20 @@ def ocr_batch(argv: list[str] | None = None) -> int:
     bad = [f for f in formats if f not in batch.EXTENSIONS]
     if bad or not formats:
         return _fail("ocr-batch", f"unknown format {', '.join(bad) or '(none)'}; choose from {', '.join(batch.EXTENSIONS)}", 2)
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         return _fail("ocr-batch", "--workers must be at least 1", 2)
+    if args.ray is not None:
+        from pipeline.backends import installed
+
+        if not installed("ray"):
+            return _fail("ocr-batch", "--ray needs Ray Data: pip install 'ocr-page[ray]'", 2)
+    workers = args.workers or 1
     try:
         jobs = batch.plan(args.in_dir, args.out_dir, list(dict.fromkeys(formats)))
     except batch.BatchError as exc:
         return _fail("ocr-batch", str(exc), 2)
     ocr, code = _load_pipeline("ocr-batch", args.device, args.config,
-                               args.threads if args.workers == 1 else 1, args.min_confidence, args.orientation,
+                               args.threads if workers == 1 else 1, args.min_confidence, args.orientation,
                                args.lang, args.backend)
     if ocr is None:
         return code
@@ -310,13 +322,28 @@ def ocr_batch(argv: list[str] | None = None) -> int:
         ocr.check_pages()                                     # before any file is touched
     except pipeline.NoWeightsError as exc:
         return _fail("ocr-batch", str(exc), 3)
-    per_worker = max(1, (args.threads or os.cpu_count() or 1) // args.workers)
+    if args.ray is not None:
+        from pipeline.integrations import ray_batch
+
+        try:
+            ray_batch.connect(args.ray or None)               # before any file is touched
+        except Exception as exc:                              # Ray raises ConnectionError, RuntimeError, ...
+            where = f"the Ray cluster at {args.ray}" if args.ray else "a local Ray instance"
+            return _fail("ocr-batch", f"cannot start or reach {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", 2)
+    per_worker = max(1, (args.threads or os.cpu_count() or 1) // workers)
+    load_args = (args.config, args.device, per_worker, args.min_confidence, args.orientation, args.lang, args.backend)
+    runner = None
+    if args.ray is not None:                                  # the same jobs and report, read on Ray Data
+        from functools import partial
+
+        from pipeline.integrations.ray_batch import run_ray_batch
+
+        runner = partial(run_ray_batch, load_args=load_args, address=args.ray or None, workers=args.workers,
+                         threads=args.threads or 1)
     try:
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        report = batch.run_batch(jobs, args.out_dir, ocr if args.workers == 1 else None, args.workers, args.overwrite,
-                                 load_args=(args.config, args.device, per_worker, args.min_confidence,
-                                            args.orientation, args.lang, args.backend),
-                                 progress=not args.quiet)
+        report = batch.run_batch(jobs, args.out_dir, ocr if workers == 1 else None, workers, args.overwrite,
+                                 load_args=load_args, progress=not args.quiet, runner=runner)
     except OSError as exc:
         return _fail("ocr-batch", f"cannot write to {args.out_dir}: {exc.strerror or exc}", 2)
     print(f"ocr-batch: {report.converted} converted ({report.pages} pages), {report.skipped} already done, "

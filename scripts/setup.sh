@@ -5,16 +5,18 @@
 #   bash scripts/setup.sh --test   also what the tests need (pytest, hypothesis, tesseract for ocr-eval)
 #   bash scripts/setup.sh --tools  also the comparison tools for benchmarks (tesseract, rapidocr)
 #   bash scripts/setup.sh --ocrmypdf  also OCRmyPDF and this project's engine plugin for it
+#   bash scripts/setup.sh --ray    also Ray Data, for ocr-batch --ray
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TEST=0; TOOLS=0; OCRMYPDF=0
+TEST=0; TOOLS=0; OCRMYPDF=0; RAY=0
 for a in "$@"; do
   case "$a" in
     --test) TEST=1 ;;
     --tools) TOOLS=1 ;;
     --ocrmypdf) OCRMYPDF=1 ;;
-    *) echo "setup.sh: unknown option $a (use --test, --tools or --ocrmypdf)" >&2; exit 2 ;;
+    --ray) RAY=1 ;;
+    *) echo "setup.sh: unknown option $a (use --test, --tools, --ocrmypdf or --ray)" >&2; exit 2 ;;
   esac
 done
 
@@ -52,5 +54,6 @@ EXTRAS="synth,pdf,torch"
 [ "$TEST" = 1 ] && EXTRAS="$EXTRAS,test"
 [ "$TOOLS" = 1 ] && EXTRAS="$EXTRAS,compare"
 [ "$OCRMYPDF" = 1 ] && EXTRAS="$EXTRAS,ocrmypdf"
+[ "$RAY" = 1 ] && EXTRAS="$EXTRAS,ray"
 .venv/bin/python -m pip install -q ".[$EXTRAS]"
 echo "setup: done (.venv ready; extras: $EXTRAS)"

@@ -195,7 +195,7 @@ def test_ocr_batch_hands_the_confidence_floor_to_every_worker(tree, tmp_path, mo
         backends.append(backend)
         return FakeOCR()
 
-    def fake_run(jobs, out_dir, ocr, workers, overwrite, load_args, progress):
+    def fake_run(jobs, out_dir, ocr, workers, overwrite, load_args, progress, runner=None):
         runs.append(load_args)
         batch._init_worker(*load_args)                   # what each worker process runs first
         return batch.BatchReport()
