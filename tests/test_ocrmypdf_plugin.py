@@ -170,3 +170,17 @@ def test_generate_hocr_and_generate_ocr_give_ocrmypdf_the_same_words(tmp_path):
     assert tree.ocr_class == "ocr_page" and tree.dpi == pytest.approx(300, abs=1)
     assert len(words(tree)) > 40 and words(tree) == [(t, x0, y0, x1) for t, x0, y0, x1 in words(flat)]
     assert (tmp_path / "p.txt").read_text() == text and "THANK YOU" in text
+
+
+def test_lines_carry_their_quarter_turn_but_not_their_skew():
+    """textangle as Tesseract's hOCR has it: quarter turns only (a 1-degree skew left to the boxes)."""
+    from pipeline.result import Line, Page, Word
+
+    quads = {"level": [[0, 10], [300, 5], [300, 35], [0, 40]],               # skewed 1 degree
+             "up": [[10, 300], [10, 0], [40, 0], [40, 300]],                 # runs up the page
+             "down": [[40, 0], [40, 300], [10, 300], [10, 0]]}               # runs down it
+    lines = [Line([0, 0, 300, 40], name, 0.9, quad=q, words=[Word([0, 0, 300, 40], name, 0.9)])
+             for name, q in quads.items()]
+    tree = plugin.page_tree(Page(400, 400, lines, text="level\nup\ndown"), dpi=300)
+    assert [ln.textangle for ln in tree.children] == [0.0, 90.0, 270.0]
+    assert [w.text for ln in tree.children for w in ln.children] == ["level", "up", "down"]

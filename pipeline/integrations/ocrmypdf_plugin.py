@@ -96,10 +96,12 @@ def _image(input_file: Path):
 
 
 def _textangle(quad) -> float:
-    """Degrees counter-clockwise of a line's quad (its top edge, as the line reads); 0 under half a degree."""
+    """The quarter turn (0, 90, 180, 270 degrees counter-clockwise) nearest to a line's direction (its quad's
+    top edge, as the line reads), as Tesseract's hOCR gives ``textangle``. The skew within the quarter is
+    left out: with it, OCRmyPDF's renderer tilts each line's text, and pdftotext then ran the words of the
+    skewed letter together (token agreement with ocr-page 0.90; 0.975 without)."""
     (x0, y0), (x1, y1) = quad[0], quad[1]
-    angle = degrees(atan2(-(y1 - y0), x1 - x0))
-    return round(angle, 2) if abs(angle) >= 0.5 else 0.0
+    return float(round(degrees(atan2(-(y1 - y0), x1 - x0)) / 90.0) % 4 * 90)
 
 
 def _box(box) -> BoundingBox:
