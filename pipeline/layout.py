@@ -29,8 +29,8 @@ import cv2
 import numpy as np
 
 from pipeline.crop import LineCrop
-from recognition.charset import is_cjk
 from pipeline.result import Block, Line, Page, Word
+from recognition.charset import is_cjk
 
 __all__ = ["LayoutConfig", "reading_order", "group", "page_text", "layout_text", "page_layout_text", "words", "assemble"]
 
@@ -210,8 +210,8 @@ def _ink_columns(strip: np.ndarray) -> np.ndarray | None:
     the line itself (not the padding above and below, where a neighbour's descenders may show); None when
     the strip has too little contrast to tell, or when most of it is dark and no darker text stands out of
     that (bold blurred print, light text on a dark ground). Dark text on a shaded ground (a form's label
-    boxes) counts as ink; horizontal
-    rules (a form's field lines, underlines: dark runs longer than two line heights) do not."""
+    boxes) counts as ink; horizontal rules (a form's field lines, underlines: dark runs longer than two line
+    heights) do not."""
     h = strip.shape[0]
     body = np.ascontiguousarray(strip[int(0.15 * h):max(int(0.15 * h) + 1, int(0.85 * h))])
     if int(body.max()) - int(body.min()) < 40:
