@@ -56,9 +56,10 @@ class PageConfig:
     min_skew: float = 0.2        # skews below this many degrees are left alone (no resampling)
     probe_lines: int = 8         # auto: the recognizer reads windows of its this-many longest lines ...
     probe_window: int = 320      # ... this many strip pixels long ...
-    probe_letters: int = 3       # ... counting those with at least this many letters in a row either way round
+    probe_letters: int = 3       # ... counting those with at least this many letters either way round
     probe_skip: float = 0.9      # the page as given reads this confidently: the turned axis is not probed
     flip_margin: float = 0.0     # turned 180: the median window's confidence gain must exceed this
+    flip_score_margin: float = 0.05   # the page as given turned 180: its mean score must gain more than this
     turn_margin: float = 0.1     # a quarter turn must read this much more confidently than the own axis ...
     turn_min_score: float = 0.5  # ... and at least this confidently
 

@@ -12,9 +12,8 @@ How ``auto`` decides (:func:`decide`):
 2. For an axis, the detector finds the text lines of the page turned upright on that axis, and the
    recognizer (greedy decoding) reads a window of the ``probe_lines`` longest of them both ways round: as
    found (quarter ``axis``) and turned 180 degrees (quarter ``axis + 180``). Only windows in which either
-   reading has a run of at least ``probe_letters`` letters in a row count (rows of asterisks, leaders and
-   the rules of form fields read badly every way and say nothing, though the reader sees a stray letter in
-   them here and there; they are often a form's longest lines, so the next
+   reading has at least ``probe_letters`` letters count (rows of asterisks, leaders and the rules of form
+   fields read badly every way and say nothing; they are often a form's longest lines, so the next
    ``probe_lines`` longest are read, twice at most, until half that many count); a candidate's score is
    the mean confidence of its readings of them. The detector
    alone does not tell: it fires on text that runs up the page too (on the phone photos it found as many
@@ -23,7 +22,10 @@ How ``auto`` decides (:func:`decide`):
 3. Within an axis, the turned reading wins when the median window gains confidence by turning (more than
    ``flip_margin``; paired, so one or two odd lines cannot outvote the rest), its mean score is higher as
    well (on the dev photos the median alone turned an upright photo that read 0.736 as given and 0.710
-   turned), and it scores at least ``turn_min_score``.
+   turned), and it scores at least ``turn_min_score``. To turn the page as given upside down, the mean
+   must be higher by more than ``flip_score_margin``: two upright pages were turned on thin evidence (the
+   form of ``samples/form.jpg`` as OCRmyPDF renders it, 0.605 as given against 0.637, where the int8
+   recognizer saw letters in rows of asterisks; a phone photo, 0.695 against 0.719).
 4. Axis 0 is probed first. When its better reading scores at least ``probe_skip``, the page reads well on
    its own axis and axis 90 is not probed (most pages). The lines of the decided axis are the page's
    lines, so an upright page costs only the ``2 x probe_lines`` window readings over a plain read.
@@ -36,7 +38,6 @@ the page stayed as given for want of evidence), None when the orientation was gi
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,7 +47,6 @@ from pipeline import crop, geometry
 __all__ = ["MODES", "Orientation", "decide", "probe"]
 
 MODES = ("auto", "none", "0", "90", "180", "270")
-_LETTER_RUNS = re.compile(r"[^\W\d_]+")        # runs of letters (Latin, Chinese, ...): no digits, marks
 
 
 @dataclass
@@ -84,7 +84,7 @@ def probe(detector, recognizer, rgb: np.ndarray, gray: np.ndarray, angle: float,
         return quads, np.zeros(0), np.zeros(0)
     frames = [crop.line_frame(q) for q in quads]
     order = sorted(range(len(quads)), key=lambda i: -frames[i][2] / frames[i][3])      # longest first
-    letters = lambda r: max(map(len, _LETTER_RUNS.findall(r.text)), default=0)   # its longest run of letters
+    letters = lambda r: sum(ch.isalpha() for ch in r.text)
     counted, first, n = [], None, cfg.probe_lines
     for start in range(0, min(len(order), 3 * n), n):   # until half of them count (rules, leaders do not)
         strips = crop.crop_lines(gray, [quads[i] for i in order[start:start + n]])
@@ -100,14 +100,15 @@ def probe(detector, recognizer, rgb: np.ndarray, gray: np.ndarray, angle: float,
     return quads, found, turned
 
 
-def _axis(found: np.ndarray, turned: np.ndarray, cfg) -> tuple[bool, float, float]:
+def _axis(found: np.ndarray, turned: np.ndarray, cfg, margin: float = 0.0) -> tuple[bool, float, float]:
     """``(flip, as_found, turned)`` of one axis: the mean scores of its two readings, and whether the
     turned one wins: the median window gains by turning (paired, so that one or two odd lines cannot outvote
-    the rest), its mean score is higher too, and it scores at least ``turn_min_score``."""
+    the rest), its mean score is higher too, by more than ``margin``, and it scores at least
+    ``turn_min_score``."""
     if not len(found):
         return False, float("nan"), float("nan")
     a, b = float(found.mean()), float(turned.mean())
-    return bool(np.median(turned - found) > cfg.flip_margin and b > a and b >= cfg.turn_min_score), a, b
+    return bool(np.median(turned - found) > cfg.flip_margin and b > a + margin and b >= cfg.turn_min_score), a, b
 
 
 def decide(detector, recognizer, rgb: np.ndarray, gray: np.ndarray, cfg) -> tuple[Orientation, list]:
@@ -126,7 +127,7 @@ def decide(detector, recognizer, rgb: np.ndarray, gray: np.ndarray, cfg) -> tupl
     for axis in (0, 90):
         skews[axis] = _skew(pts, axis, cfg)
         lines[axis], found, turned = probe(detector, recognizer, rgb, gray, axis + skews[axis], cfg)
-        flip, scores[axis], scores[axis + 180] = _axis(found, turned, cfg)
+        flip, scores[axis], scores[axis + 180] = _axis(found, turned, cfg, cfg.flip_score_margin if axis == 0 else 0.0)
         pick[axis] = axis + 180 if flip else axis
         if axis == 0 and np.nanmax([scores[0], scores[180], -1.0]) >= cfg.probe_skip:
             break                                    # reads well on its own axis: not probed turned 90
