@@ -322,7 +322,12 @@ def ocr_batch(argv: list[str] | None = None) -> int:
         ocr.check_pages()                                     # before any file is touched
     except pipeline.NoWeightsError as exc:
         return _fail("ocr-batch", str(exc), 3)
-    if args.ray is not None:
+    per_worker = max(1, (args.threads or os.cpu_count() or 1) // workers)
+    load_args = (args.config, args.device, per_worker, args.min_confidence, args.orientation, args.lang, args.backend)
+    runner = None
+    if args.ray is not None:                                  # the same jobs and report, read on Ray Data
+        from functools import partial
+
         from pipeline.integrations import ray_batch
 
         try:
@@ -330,16 +335,8 @@ def ocr_batch(argv: list[str] | None = None) -> int:
         except Exception as exc:                              # Ray raises ConnectionError, RuntimeError, ...
             where = f"the Ray cluster at {args.ray}" if args.ray else "a local Ray instance"
             return _fail("ocr-batch", f"cannot start or reach {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", 2)
-    per_worker = max(1, (args.threads or os.cpu_count() or 1) // workers)
-    load_args = (args.config, args.device, per_worker, args.min_confidence, args.orientation, args.lang, args.backend)
-    runner = None
-    if args.ray is not None:                                  # the same jobs and report, read on Ray Data
-        from functools import partial
-
-        from pipeline.integrations.ray_batch import run_ray_batch
-
-        runner = partial(run_ray_batch, load_args=load_args, address=args.ray or None, workers=args.workers,
-                         threads=args.threads or 1)
+        runner = partial(ray_batch.run_ray_batch, load_args=load_args, address=args.ray or None,
+                         workers=args.workers, threads=args.threads or 1)
     try:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         report = batch.run_batch(jobs, args.out_dir, ocr if workers == 1 else None, workers, args.overwrite,

@@ -24,6 +24,7 @@ import pipeline
 from pipeline.exporters import export
 from pipeline.images import load as load_image
 from pipeline.result import Block, Line, Page, Word
+from test_exporters import _chinese_page as exporters_chinese_page   # tests/ is on sys.path under pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "samples").glob("*.jpg"))
@@ -56,12 +57,7 @@ def _hostile_page() -> Page:
 
 
 def _chinese_page() -> Page:
-    words = [Word([100, 100, 260, 140], "发票号码：", 0.95), Word([260, 100, 420, 140], "05467891", 0.97),
-             Word([100, 160, 200, 200], "合计", 0.9), Word([210, 160, 380, 200], "￥1,234.50", 0.93)]
-    lines = [Line([100, 100, 420, 140], "发票号码：05467891", 0.96, block=0, id=0, words=words[:2]),
-             Line([100, 160, 380, 200], "合计 ￥1,234.50", 0.91, block=0, id=1, words=words[2:])]
-    page = Page(800, 600, lines, [Block(0, [100, 100, 420, 200], [0, 1])], "票.png", 0, 0.0,
-                "发票号码：05467891\n合计 ￥1,234.50")
+    page = exporters_chinese_page()                          # test_exporters' invoice lines, read as zh
     page.lang = "zh"
     return page
 

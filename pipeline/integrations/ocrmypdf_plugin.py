@@ -161,8 +161,9 @@ class OcrPageEngine(OcrEngine):
     def get_deskew(input_file: Path, options) -> float:
         """Degrees to turn the page counter-clockwise to level its lines (OCRmyPDF turns by this)."""
         from pipeline import crop, geometry
+        from pipeline.config import load as load_config
 
-        cfg = _ocr(options).config.page
+        cfg = load_config().page                              # the settings alone: no models needed
         rgb, _ = _image(input_file)
         skew = geometry.estimate_skew(crop.to_gray(rgb), max_angle=cfg.max_skew)
         return -skew if abs(skew) >= cfg.min_skew else 0.0      # the lines lean by +skew: turn back by it
