@@ -300,10 +300,11 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
             torch.set_num_threads(int(threads))
         precision = resolve_precision(cfg.runtime.precision, device)
     det = None
-    # the shipped character language model is English
-    lm_path = recognition.lm_path() if rec_path is not None and "en" in langs and cfg.recognizer.lm_weight > 0 else None
+    # each language's recognizer reads with that language's shipped character language model
+    lm_paths = {g: recognition.lm_path(g) if p is not None and cfg.recognizer.lm_weight > 0 else None
+                for g, p in rec_paths.items()}
     for path, given in [*((p, recognizer_weights) for p in rec_paths.values()), (det_path, detector_weights),
-                        (lm_path, None)]:
+                        *((p, None) for p in lm_paths.values())]:
         if path is not None and not given:
             integrity.verify(path)                  # the recorded SHA-256 (pipeline/integrity.py)
     readers = {}
@@ -313,7 +314,7 @@ def load(config: str | Path | None = None, device: str = "cpu", threads: int | N
         # RecognizerConfig's fields are Recognizer's keyword arguments, one for one, but lang
         kwargs = {k: v for k, v in asdict(cfg.recognizer).items() if k != "lang"}
         for g, path in rec_paths.items():
-            kw = {**kwargs, "lm": lm_path} if g == "en" else {**kwargs, "lm_weight": 0.0}
+            kw = {**kwargs, "lm": lm_paths[g]}
             if path.suffix == ".onnx":
                 from pipeline.backends.onnx_runtime import RecognizerNetwork
 

@@ -2,7 +2,7 @@
 
 Trained weights ship in ``recognition/weights/``, one file per language (:data:`WEIGHT_FILES`: ``en``,
 Latin script; ``zh``, Simplified Chinese and English); :func:`weights_path` finds them, :func:`lm_path`
-the character language model that beam search consults (:mod:`recognition.lm`, English).
+each language's character language model that beam search consults (:mod:`recognition.lm`).
 """
 from pathlib import Path
 
@@ -20,10 +20,13 @@ def weights_path(lang: str = "en") -> Path | None:
     return path if path.is_file() else None
 
 
-LM_FILE = "charlm.json.gz"
+LM_FILES = {"en": "charlm.json.gz", "zh": "charlm_zh.json.gz"}
 
 
-def lm_path() -> Path | None:
-    """The shipped character language model file, or ``None`` when there is none."""
-    path = WEIGHTS_DIR / LM_FILE
+def lm_path(lang: str = "en") -> Path | None:
+    """The shipped character language model file of ``lang`` (one of :data:`LANGS`), or ``None`` when there
+    is none."""
+    if lang not in LM_FILES:
+        raise ValueError(f"unknown language {lang!r}; choose from {', '.join(LANGS)}")
+    path = WEIGHTS_DIR / LM_FILES[lang]
     return path if path.is_file() else None

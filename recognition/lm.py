@@ -132,34 +132,58 @@ def _real_lines(folder: Path) -> list[str]:
     return [ln.text for p in pages for ln in p.lines if not ln.ignore and ln.text.strip()]
 
 
+def _synthetic_lines(lang: str, n: int, seed: int) -> tuple[list[str], str]:
+    """``n`` synthetic text lines of ``lang`` and what they are (for the provenance record). Chinese: the
+    Chinese text source without its *rare* lines (hanzi drawn uniformly, no text), and the whole ``zh`` word
+    list once (:func:`synth.zh.word_runs`)."""
+    from tqdm import tqdm
+
+    if lang == "en":
+        from synth.text import TextSource
+
+        src = TextSource(seed=seed)
+        return [src.line() for _ in tqdm(range(n), desc="synthetic text", unit="line")], \
+            f"{n} lines of synth.text, seed {seed}"
+    from synth.zh import ZhTextSource, word_runs
+
+    src = ZhTextSource(seed=seed, rare=0.0)
+    texts = [src.line(40) for _ in tqdm(range(n), desc="synthetic text", unit="line")]
+    runs = word_runs(seed)
+    return texts + runs, (f"{n} lines of synth.zh.ZhTextSource (no rare lines), seed {seed}, and "
+                          f"{len(runs)} runs of the whole wordfreq zh list (synth.zh.word_runs)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m recognition.lm",
                                  description="Train the character language model that beam search consults.")
     ap.add_argument("--out", type=Path, required=True, help="model file to write (.json.gz)")
-    ap.add_argument("--order", type=int, default=6, help="n-gram order (default 6)")
+    ap.add_argument("--lang", choices=["en", "zh"], default="en",
+                    help="en: Latin-script text (charlm.json.gz); zh: Chinese text (charlm_zh.json.gz)")
+    ap.add_argument("--order", type=int, default=None,
+                    help="n-gram order (default 6 for en, 3 for zh: Chinese text's characters are words or "
+                         "parts of words, and orders 4 and 5 read the dev lines no better)")
     ap.add_argument("--min-count", type=int, default=2, help="drop n-grams of length >= 3 seen fewer times (default 2)")
-    ap.add_argument("--synth-lines", type=int, default=150000, help="synthetic text lines (synth.text, default 150000)")
+    ap.add_argument("--synth-lines", type=int, default=None,
+                    help="synthetic text lines (default 150000 for en, 300000 for zh)")
     ap.add_argument("--synth-seed", type=int, default=3, help="their seed (default 3, the recognizer's training seed)")
     ap.add_argument("--real", type=Path, nargs="*", default=[],
                     help="page-set folders whose *train* split labels are added (validation pages never are)")
     ap.add_argument("--real-repeat", type=int, default=5, help="how many times the real labels are counted (default 5)")
     args = ap.parse_args(argv)
-    from synth.text import TextSource
-    from tqdm import tqdm
-
+    order = args.order or {"en": 6, "zh": 3}[args.lang]
+    n_lines = args.synth_lines if args.synth_lines is not None else {"en": 150000, "zh": 300000}[args.lang]
     try:
         real = {str(f): _real_lines(f) for f in args.real}
     except (OSError, ValueError) as e:
         print(f"recognition.lm: {e}", file=sys.stderr)
         return 2
-    src = TextSource(seed=args.synth_seed)
-    texts = [src.line() for _ in tqdm(range(args.synth_lines), desc="synthetic text", unit="line")]
+    texts, synthetic = _synthetic_lines(args.lang, n_lines, args.synth_seed)
     for lines in real.values():
         texts += lines * args.real_repeat
-    prov = {"order": args.order, "min_count": args.min_count, "case": "folded",
-            "synthetic": f"{args.synth_lines} lines of synth.text, seed {args.synth_seed}",
+    prov = {"lang": args.lang, "order": order, "min_count": args.min_count, "case": "folded",
+            "synthetic": synthetic,
             "real": {k: f"{len(v)} train-split labels x {args.real_repeat}" for k, v in real.items()}}
-    lm = CharLM.train(texts, args.order, args.min_count, prov)
+    lm = CharLM.train(texts, order, args.min_count, prov)
     prov["ngrams"] = len(lm.counts)
     lm.save(args.out)
     print(f"{args.out}: order {lm.order}, {len(lm.counts)} n-grams, vocabulary {lm.vocab}, "

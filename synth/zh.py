@@ -34,7 +34,7 @@ import numpy as np
 from synth.text import Drawing
 
 __all__ = ["PUNCT", "SYMBOLS", "gb2312_hanzi", "charset_chars", "write_charset", "is_han", "ZhTextSource",
-           "ZH_KINDS", "ZH_LABELS", "capital_amount"]
+           "ZH_KINDS", "ZH_LABELS", "capital_amount", "word_runs"]
 
 PUNCT = "，。、；：？！“”‘’（）《》【】…—·￥「」『』〈〉〔〕〇"
 SYMBOLS = "℃①②③④⑤⑥⑦⑧⑨⑩●○■□▲△★☆→←↑↓≤≥※√"     # seen on Chinese forms, notices and receipts
@@ -132,15 +132,38 @@ def capital_amount(value: float) -> str:
     return text
 
 
+def _wordfreq_words(n: int) -> list[str]:
+    """The first ``n`` words of ``wordfreq``'s ``zh`` list, by frequency, that are made of GB2312 hanzi."""
+    import wordfreq
+
+    han = set(gb2312_hanzi())
+    return [w for w in wordfreq.top_n_list("zh", n) if all(c in han for c in w)]
+
+
 @functools.lru_cache(maxsize=1)
 def _vocabulary() -> tuple[list[str], np.ndarray]:
     import wordfreq
 
-    han = set(gb2312_hanzi())
     table = wordfreq.get_frequency_dict("zh")               # the list itself: word_frequency() needs jieba
-    words = [w for w in wordfreq.top_n_list("zh", 60000) if all(c in han for c in w)]
+    words = _wordfreq_words(60000)
     freqs = np.array([table[w] for w in words])
     return words, np.cumsum(freqs / freqs.sum())
+
+
+def word_runs(seed: int = 0, limit: int | None = None) -> list[str]:
+    """Every word of ``wordfreq``'s whole ``zh`` list (about 294 000 of GB2312 hanzi; the first ``limit``
+    only, with ``limit``) once, shuffled and joined into runs of 8-14 words: text in which each word's own
+    character sequence is seen, however rare the word (the Chinese language model's vocabulary,
+    :mod:`recognition.lm`; frequency-drawn sentences seldom reach the rare words)."""
+    words = _wordfreq_words(limit or 10 ** 6)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(words))
+    out, i = [], 0
+    while i < len(order):
+        k = int(rng.integers(8, 15))
+        out.append("".join(words[j] for j in order[i:i + k]))
+        i += k
+    return out
 
 
 ZH_LABELS = {

@@ -242,8 +242,8 @@ def test_a_chinese_line_goes_through_the_whole_pipeline_with_a_tiny_model(tmp_pa
             break
     path = weightfile.save(tmp_path / "crnn_zh_tiny.pt", model.eval(), cs, {"data": ["test lines"]})
     ocr = pipeline.load(threads=2, orientation="none", lang="zh", recognizer_weights=path)
-    assert ocr.config.recognizer.lang == "zh" and ocr.config.recognizer.lm_weight > 0   # config keeps it,
-    assert ocr.recognizer.lm is None                                                     # the zh path has none
+    assert ocr.config.recognizer.lang == "zh" and ocr.config.recognizer.lm_weight > 0
+    assert ocr.recognizer.lm.provenance["lang"] == "zh"           # the zh recognizer reads with the zh model
     result = ocr(page)
     assert result.text == text
     assert [w.text for w in result.lines[0].words] == ["发票号码：", "05467891"]

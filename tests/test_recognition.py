@@ -139,6 +139,18 @@ def test_char_lm_golden_values_normalization_and_case_folding(tmp_path):
         CharLM.train(["", "  "])
 
 
+def test_each_language_ships_its_own_language_model():
+    import recognition
+    from recognition.lm import CharLM
+
+    assert recognition.lm_path() == recognition.lm_path("en") != recognition.lm_path("zh")
+    en, zh = CharLM.load(recognition.lm_path("en")), CharLM.load(recognition.lm_path("zh"))
+    assert zh.provenance["lang"] == "zh" and zh.vocab > 6000 > en.vocab
+    assert zh.score("发票号码") > zh.score("发漂号吗")            # a word over look-alikes
+    with pytest.raises(ValueError, match="unknown language 'fr'"):
+        recognition.lm_path("fr")
+
+
 def test_beam_search_with_a_language_model_picks_the_likelier_spelling():
     from recognition.lm import CharLM
 

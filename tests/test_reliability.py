@@ -440,7 +440,8 @@ def test_shipped_weights_match_their_recorded_sha256():
     import recognition
 
     onnx = [p.with_suffix(".onnx") for p in (detection.weights_path(), recognition.weights_path())]
-    for path in (detection.weights_path(), recognition.weights_path(), recognition.lm_path(), *onnx):
+    for path in (detection.weights_path(), recognition.weights_path(), *map(recognition.lm_path, recognition.LANGS),
+                 *onnx):
         integrity.verify(path)
         assert integrity.read_sums(path.parent)[path.name] == integrity.sha256(path)
 

@@ -352,6 +352,17 @@ def test_chinese_text_is_deterministic_charset_limited_and_document_like():
     assert len(seen & set(rare.hanzi)) > 5000                     # the whole charset gets drawn
 
 
+def test_word_runs_hold_every_word_once_in_runs_of_8_to_14():
+    from synth.zh import _wordfreq_words, word_runs
+
+    words = _wordfreq_words(400)
+    runs = word_runs(5, limit=400)
+    assert runs == word_runs(5, limit=400) and runs != word_runs(6, limit=400)    # seeded
+    assert 400 // 14 <= len(runs) <= 400 // 8 + 1
+    assert "".join(runs).count("的") >= 1 and sum(map(len, runs)) == sum(map(len, words))   # each word once
+    assert all(len(r) >= 8 for r in runs[:-1])                   # 8+ words of at least one hanzi each
+
+
 @pytest.mark.skipif(not fontmod._scan_zh(fontmod.FONT_DIRS), reason="no Chinese fonts installed")
 def test_chinese_lines_render_in_the_training_fonts_only():
     from synth.config import load
