@@ -91,12 +91,14 @@ class DataConfig:
                                             # ------, ***** TOTAL *****, dot leaders: synth.text "separator"), and a
                                             # "separators" validation set of val_synth lines
     separator_lines: int = 20000            # separator lines generated once and cached (seed synth_seed)
-    synth_pages: int = 0                    # synthetic pages (synth_pages_config, seed synth_seed) rendered once;
+    synth_pages: int = 0                    # synthetic pages (synth_pages_config, synth_pages_seed) rendered once;
                                             # the lines the shipped detector finds on them, cut as the page
                                             # pipeline cuts them, are a pool ("synth-pages-rows", its last 10 %
                                             # of pages a validation set): tilted, curled, lit like a photo
     synth_pages_config: str = "synth/photo.yaml"
     synth_pages_weight: float = 0.0         # share of each batch drawn from those rows
+    synth_pages_seed: int | None = None     # the pages' seed (None: synth_seed): a leg may keep the leg before's
+                                            # pages (link its cache files) and draw new lines
 
 
 @dataclass(frozen=True)
@@ -519,11 +521,12 @@ def _row_sources(d: DataConfig, cache_dir: Path | None, workers: int, progress: 
         import tempfile                          # no cache: the pages are rendered anew, as the lines are
         from synth import pageset
 
-        folder = pageset.render(d.synth_pages, d.synth_seed, d.synth_pages_config,
+        seed = d.synth_seed if d.synth_pages_seed is None else d.synth_pages_seed
+        folder = pageset.render(d.synth_pages, seed, d.synth_pages_config,
                                 cache_dir or Path(tempfile.mkdtemp(prefix="ocr-pages-")), workers, progress)
         out.append((folder, "synth-pages-rows", d.synth_pages_weight, False,
                     f"{{n}} lines found by the shipped detector on {{pages}} synthetic pages "
-                    f"({d.synth_pages_config}, seed {d.synth_seed})"))
+                    f"({d.synth_pages_config}, seed {seed})"))
     return out
 
 
