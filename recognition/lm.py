@@ -23,6 +23,8 @@ import gzip
 import json
 import math
 import sys
+import threading
+import weakref
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
@@ -31,6 +33,8 @@ __all__ = ["CharLM", "BOS", "EOS", "FORMAT"]
 
 BOS, EOS = "\x02", "\x03"
 FORMAT = "charlm/1"
+_SHARED: "weakref.WeakValueDictionary[tuple, CharLM]" = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
 
 
 class CharLM:
@@ -124,6 +128,21 @@ class CharLM:
             raise ValueError(f"{path}: not a {FORMAT} language model file")
         return cls(doc["order"], doc["counts"], doc["vocab"], doc.get("provenance"))
 
+    @classmethod
+    def shared(cls, path: str | Path) -> "CharLM":
+        """:meth:`load`, once per process for each file (the same path, size and modification time) while any
+        recognizer still holds it. A loaded model is only read (its memo of computed probabilities aside:
+        single dict reads and writes, safe across threads), so the recognizers of every thread share one copy;
+        the OCRmyPDF plugin loads the models once per worker thread, and each copy is ~120 MB (en) or
+        ~160 MB (zh)."""
+        st = Path(path).stat()
+        key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+        with _SHARED_LOCK:                               # one load, not one per thread that asks at once
+            lm = _SHARED.get(key)
+            if lm is None:
+                lm = _SHARED[key] = cls.load(path)
+        return lm
+
 
 def _real_lines(folder: Path) -> list[str]:
     from synth import pageset
@@ -170,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="page-set folders whose *train* split labels are added (validation pages never are)")
     ap.add_argument("--real-repeat", type=int, default=5, help="how many times the real labels are counted (default 5)")
     args = ap.parse_args(argv)
+    if args.order is not None and args.order < 1:
+        ap.error(f"--order must be at least 1, got {args.order}")
     order = args.order or {"en": 6, "zh": 3}[args.lang]
     n_lines = args.synth_lines if args.synth_lines is not None else {"en": 150000, "zh": 300000}[args.lang]
     try:

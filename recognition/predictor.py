@@ -31,12 +31,13 @@ __all__ = ["Recognition", "Recognizer", "TorchNetwork"]
 
 
 def _language_model(path, kw: dict):
-    """The character language model in file ``path`` when the settings ``kw`` use one (``lm_weight`` > 0)."""
+    """The character language model in file ``path`` when the settings ``kw`` use one (``lm_weight`` > 0),
+    shared with every other recognizer of the process that reads with the same file."""
     if path is None or kw.get("lm_weight", 0.0) <= 0:
         return None
     from recognition.lm import CharLM
 
-    return CharLM.load(path)
+    return CharLM.shared(path)
 
 
 class TorchNetwork:

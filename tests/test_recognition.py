@@ -139,6 +139,38 @@ def test_char_lm_golden_values_normalization_and_case_folding(tmp_path):
         CharLM.train(["", "  "])
 
 
+def test_recognizers_of_one_process_share_a_language_model_file_until_it_changes(tmp_path):
+    # the OCRmyPDF plugin loads the models once per worker thread: each would hold its own ~160 MB zh model
+    import os
+    import threading
+
+    from recognition.lm import CharLM
+
+    path = tmp_path / "lm.json.gz"
+    CharLM.train(["total 12.50"], order=3).save(path)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(CharLM.shared(path))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and all(lm is got[0] for lm in got)
+    assert CharLM.shared(path) is got[0] and CharLM.load(path) is not got[0]
+    CharLM.train(["subtotal 3.20"], order=3).save(path)              # a new file at the same path
+    os.utime(path, ns=(0, os.stat(path).st_mtime_ns + 10**9))
+    again = CharLM.shared(path)
+    assert again is not got[0] and again.counts == CharLM.load(path).counts != got[0].counts
+
+
+def test_a_language_model_order_below_one_is_refused_not_replaced(tmp_path, capsys):
+    from recognition.lm import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--order", "0", "--out", str(tmp_path / "lm.json.gz")])
+    assert exc.value.code == 2 and "--order must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "lm.json.gz").exists()
+
+
 def test_each_language_ships_its_own_language_model():
     import recognition
     from recognition.lm import CharLM
