@@ -34,8 +34,17 @@ def path(name: str) -> Path:
     return p
 
 
-def load(file: str | Path, cls: type[T]) -> T:
-    """Read a YAML file into the frozen dataclass ``cls``; keys missing from the file keep their defaults."""
+def load(file: str | Path, cls: type[T], base: str | Path | None = None) -> T:
+    """Read a YAML file into the frozen dataclass ``cls``; keys missing from the file keep their defaults:
+    the dataclass's, or with ``base`` (another YAML file, e.g. the shipped settings) that file's, mapping by
+    mapping (``file`` naming only ``recognizer: {beam_width: 1}`` keeps every other setting of ``base``)."""
+    data = _read(file)
+    if base is not None:
+        data = _merged(_read(base), data)
+    return from_dict(data, cls, source=str(file))
+
+
+def _read(file: str | Path) -> dict:
     file = Path(file)
     if not file.is_file():
         raise ConfigError(f"{file}: config file not found")
@@ -46,7 +55,17 @@ def load(file: str | Path, cls: type[T]) -> T:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError(f"{file}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return from_dict(data or {}, cls, source=str(file))
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{file}: top level must be a mapping, got {type(data).__name__}")
+    return data or {}
+
+
+def _merged(base: dict, over: dict) -> dict:
+    """``over`` laid over ``base``: mappings in both are merged key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def from_dict(data: Any, cls: type[T], source: str = "<dict>", prefix: str = "") -> T:

@@ -68,7 +68,7 @@ def _page_parser() -> argparse.ArgumentParser:
     ap.add_argument("--dpi", type=float, default=300, help="PDF inputs are rendered at this resolution (300)")
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for the networks")
-    ap.add_argument("--config", help="pipeline YAML (default: configs/default.yaml)")
+    ap.add_argument("--config", help="pipeline YAML laid over the shipped configs/default.yaml")
     ap.add_argument("--min-confidence", type=float, default=None, metavar="C", help=_MIN_CONFIDENCE_HELP)
     ap.add_argument("--orientation", choices=MODES, default=None, help=_ORIENTATION_HELP)
     ap.add_argument("--lang", choices=LANG_MODES, default=None, help=_LANG_HELP)
@@ -288,7 +288,7 @@ def ocr_batch(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None,
                     help="CPU threads in all (split among workers); with --ray, threads (and CPUs) per actor (default 1)")
-    ap.add_argument("--config", help="pipeline YAML (default: configs/default.yaml)")
+    ap.add_argument("--config", help="pipeline YAML laid over the shipped configs/default.yaml")
     ap.add_argument("--min-confidence", type=float, default=None, metavar="C", help=_MIN_CONFIDENCE_HELP)
     ap.add_argument("--orientation", choices=MODES, default=None, help=_ORIENTATION_HELP)
     ap.add_argument("--lang", choices=LANG_MODES, default=None, help=_LANG_HELP)

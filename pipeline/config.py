@@ -100,4 +100,7 @@ class PipelineConfig:
 
 
 def load(file: str | Path | None = None) -> PipelineConfig:
-    return configs.load(file or configs.path("default.yaml"), PipelineConfig)
+    """The shipped settings (``configs/default.yaml``), with those of ``file``, when given, laid over them key by
+    key: a file needs only the settings it changes."""
+    shipped = configs.path("default.yaml")
+    return configs.load(file, PipelineConfig, base=shipped) if file else configs.load(shipped, PipelineConfig)

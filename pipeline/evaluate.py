@@ -390,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
                     "(ground truth scaled with it; e.g. 0.33 for small print and low resolution)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads per system (default 2)")
     ap.add_argument("--device", default="cpu", help="device for the project's models (cpu, cuda)")
-    ap.add_argument("--config", type=Path, help="pipeline YAML for the project's system (default: configs/default.yaml)")
+    ap.add_argument("--config", type=Path, help="pipeline YAML for the project's system, laid over "
+                    "configs/default.yaml")
     ap.add_argument("--detector", type=Path, metavar="PT", help="the project reads with this detector weight "
                     "file (one ocr-train wrote) in place of the shipped one")
     ap.add_argument("--recognizer", type=Path, metavar="PT", help="the same for the recognizer")

@@ -94,3 +94,22 @@ def test_every_training_config_in_the_repo_loads():
         assert cfg.model.width > 0 and cfg.model.hidden > 0 and cfg.optim.steps > 0, p.name
     for p in detector:
         assert load_detector(p).optim.steps > 0, p.name
+
+
+def test_a_pipeline_config_file_is_laid_over_the_shipped_settings(tmp_path):
+    # a file that names one setting keeps every other shipped one (the beam and the language model above
+    # all), not the dataclasses' bare defaults (beam width 1, no language model)
+    from dataclasses import replace
+
+    from pipeline.config import load
+
+    shipped = load()
+    assert shipped.recognizer.beam_width > 1 and shipped.recognizer.lm_weight > 0
+    one = write(tmp_path, "crop: {pad_y: 0.3}\nrecognizer: {lm_weight: 0.5}\n")
+    assert load(one) == replace(shipped, crop=replace(shipped.crop, pad_y=0.3),
+                                recognizer=replace(shipped.recognizer, lm_weight=0.5))
+    with pytest.raises(configs.ConfigError) as err:
+        load(write(tmp_path, "crop: {pad_z: 0.3}\n"))
+    assert "unknown key 'crop.pad_z'" in str(err.value) and str(tmp_path / "c.yaml") in str(err.value)
+    with pytest.raises(configs.ConfigError, match="top level must be a mapping"):
+        load(write(tmp_path, "- 1\n"))
