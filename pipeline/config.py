@@ -27,6 +27,7 @@ class RecognizerConfig:
     batch_pixels: int = 12000
     max_width: int = 4096
     rotate_tall: bool = True
+    read_inverted: bool = True
     reread_dense: float = 0.3
     reread_stretch: float = 1.3
     reread_conf: float = 0.98

@@ -77,6 +77,7 @@ class Recognition:
     rotation: int = 0      # degrees the crop was turned clockwise before reading (0, 90 or 270);
                            # ``char_x`` runs along the reading direction of the turned crop
     stretch: float = 1.0   # how much wider than its aspect ratio the kept reading saw the crop
+    inverted: bool = False # the kept reading saw the crop's gray levels inverted (light text on dark)
 
     @property
     def chars(self) -> list[tuple[str, float, float]]:
@@ -95,6 +96,9 @@ class Recognizer:
     ``batch_pixels`` caps a batch at that many input pixel columns (crops x widest width), ``batch_size``
     at that many crops; crops are batched in order of width so each batch pads little. ``rotate_tall``
     also reads tall crops turned 90 degrees both ways and keeps the most confident reading.
+    ``read_inverted`` also reads crops of light text on a dark ground
+    (:func:`recognition.preprocess.light_on_dark`) with their gray levels inverted, as the network mostly
+    saw dark ink on paper, and keeps the more confident reading.
     A reading denser than ``reread_dense`` characters per timestep and less confident than ``reread_conf``
     is read again from the crop resized ``reread_stretch`` times wider (1 = never), and the more confident
     reading is kept.
@@ -106,7 +110,8 @@ class Recognizer:
                  batch_size: int = 32, batch_pixels: int = 12000, max_width: int = 4096, rotate_tall: bool = True,
                  precision: str = "fp32", reread_dense: float = 0.3, reread_stretch: float = 1.3,
                  reread_conf: float = 0.98, beam_above: float = 0.0, beam_below: float = 1.0,
-                 beam_prune: float = 1e-4, lm=None, lm_weight: float = 0.0, lm_bonus: float = 0.0):
+                 beam_prune: float = 1e-4, lm=None, lm_weight: float = 0.0, lm_bonus: float = 0.0,
+                 read_inverted: bool = True):
         if model.num_classes != len(charset):
             raise ValueError(f"model has {model.num_classes} classes but the charset {len(charset)}")
         if beam_width < 1:
@@ -117,7 +122,7 @@ class Recognizer:
         self.model = model
         self.charset, self.beam_width = charset, int(beam_width)
         self.batch_size, self.batch_pixels, self.max_width = int(batch_size), int(batch_pixels), int(max_width)
-        self.rotate_tall = bool(rotate_tall)
+        self.rotate_tall, self.read_inverted = bool(rotate_tall), bool(read_inverted)
         if reread_dense < 0 or reread_stretch < 1:
             raise ValueError(f"reread_dense must be >= 0 and reread_stretch >= 1, got {reread_dense}, {reread_stretch}")
         self.reread_dense, self.reread_stretch = float(reread_dense), float(reread_stretch)
@@ -158,17 +163,20 @@ class Recognizer:
         from copy import copy
 
         out = copy(self)
-        out.beam_width, out.lm, out.reread_stretch, out.rotate_tall = 1, None, 1.0, False
+        out.beam_width, out.lm, out.reread_stretch, out.rotate_tall, out.read_inverted = 1, None, 1.0, False, False
         return out
 
     def __call__(self, crops: list[np.ndarray]) -> list[Recognition]:
-        views = []                                   # (crop index, rotation, gray view)
+        views = []                                   # (crop index, rotation, inverted, gray view)
         for i, c in enumerate(crops):
             g = preprocess.to_gray(c)
-            views.append((i, 0, g))
+            turns = [(0, g)]
             if self.rotate_tall and g.shape[0] >= 2 * g.shape[1]:
-                views += [(i, 90, np.rot90(g, -1)), (i, 270, np.rot90(g, 1))]
-        grays = [g for _, _, g in views]
+                turns += [(90, np.rot90(g, -1)), (270, np.rot90(g, 1))]
+            views += [(i, rot, False, v) for rot, v in turns]
+            if self.read_inverted and preprocess.light_on_dark(g):
+                views += [(i, rot, True, 255 - v) for rot, v in turns]
+        grays = [g for *_, g in views]
         reads = self._read(grays, 1.0)
         if self.reread_stretch > 1.0:
             dense = [k for k, (r, steps) in enumerate(reads)
@@ -177,8 +185,8 @@ class Recognizer:
                 if again[0].confidence > reads[k][0].confidence:
                     reads[k] = again
         out: list[Recognition | None] = [None] * len(crops)
-        for (i, rot, _), (r, _) in zip(views, reads):
-            r.rotation = rot
+        for (i, rot, inv, _), (r, _) in zip(views, reads):
+            r.rotation, r.inverted = rot, inv
             if out[i] is None or r.confidence > out[i].confidence:
                 out[i] = r
         return out  # type: ignore[return-value]

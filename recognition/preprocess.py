@@ -13,7 +13,7 @@ import numpy as np
 
 from recognition.geometry import HEIGHT
 
-__all__ = ["to_gray", "resize_height", "batch_array", "batch", "MIN_WIDTH", "PAD"]
+__all__ = ["to_gray", "light_on_dark", "resize_height", "batch_array", "batch", "MIN_WIDTH", "PAD"]
 
 MIN_WIDTH = 8
 PAD = 32
@@ -32,6 +32,17 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     if img.ndim != 2 or img.shape[0] < 1 or img.shape[1] < 1:
         raise ValueError(f"a crop must be a non-empty HxW or HxWxC array, got shape {img.shape}")
     return img
+
+
+def light_on_dark(gray: np.ndarray) -> bool:
+    """Whether a gray crop looks like light text on a dark ground: the dark side of its Otsu threshold holds
+    most of its pixels (the ground outweighs the strokes) and most of its edge pixels (top and bottom rows,
+    first and last columns: mostly the ground around a line). Dark text on a light ground, what nearly
+    every page and training line shows, gives False, also in a cell whose dark rules frame the crop."""
+    t, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark = gray <= t
+    edge = np.concatenate([dark[0], dark[-1], dark[:, 0], dark[:, -1]])
+    return bool(dark.mean() > 0.5 and edge.mean() > 0.5)
 
 
 def resize_height(gray: np.ndarray, max_width: int = 4096, stretch: float = 1.0) -> np.ndarray:
