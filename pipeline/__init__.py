@@ -125,6 +125,7 @@ class OCR:
         prepared = [self.line_strips(rgb) for rgb in rgbs]       # (gray, orientation, quads, strips) per page
         langs = [self.language([s.image for s in p[3]]) for p in prepared]
         page_reads = self._read_by_language([[s.image for s in p[3]] for p in prepared], langs)
+        self._second_look(prepared, page_reads, langs)
         out = []
         for (gray, orient, quads, strips), reads, lang, rgb, source, index in zip(prepared, page_reads, langs, rgbs,
                                                                                   sources, pages):
@@ -148,6 +149,28 @@ class OCR:
             for i in mine:
                 out[i], k = reads[k:k + len(page_strips[i])], k + len(page_strips[i])
         return out
+
+    def _second_look(self, prepared: list, page_reads: list[list], langs: list[str]) -> None:
+        """The lines of pages in ``crop.retry_langs`` read less confidently than ``crop.retry_below`` are cut
+        again from the page with ``crop.retry_pad_y`` above and below and read again; where that reads more
+        confidently, its reading and strip replace the first (in place). A detector box a few pixels too
+        tight clips the tops and bottoms of the characters, which the recognizer then reads badly."""
+        from dataclasses import replace
+
+        from pipeline import crop
+
+        cfg = self.config.crop
+        if cfg.retry_pad_y <= 0:
+            return
+        wide = replace(cfg, pad_y=cfg.retry_pad_y)
+        redo = [[k for k, r in enumerate(reads) if r.confidence < cfg.retry_below] if lang in cfg.retry_langs else []
+                for reads, lang in zip(page_reads, langs)]
+        again = [[crop.crop_line(p[0], p[2][k], wide) for k in ks] for p, ks in zip(prepared, redo)]
+        second = self._read_by_language([[s.image for s in strips] for strips in again], langs)
+        for (_, _, _, strips), reads, ks, new_strips, new_reads in zip(prepared, page_reads, redo, again, second):
+            for k, s, r in zip(ks, new_strips, new_reads):
+                if r.confidence > reads[k].confidence:
+                    strips[k], reads[k] = s, r
 
     def line_strips(self, rgb) -> tuple:
         """``(gray, orientation, quads, strips)`` of one RGB page: its gray copy, the

@@ -33,6 +33,20 @@ class CropConfig:
     pad_x: float = 0.3        # added at each end, as a fraction of the line height
     height: int = HEIGHT      # strip height (the recognizer's input height)
     max_width: int = 4096     # strips wider than this are squeezed to it
+    retry_pad_y: float = 0.3  # a line of a page in one of retry_langs read less confidently than
+    retry_below: float = 0.9  # retry_below is cut again with this pad_y and read again, the more
+    retry_langs: tuple[str, ...] = ("zh",)  # confident reading kept (retry_pad_y 0: never)
+
+    def __post_init__(self):
+        import recognition
+
+        if self.pad_y < 0 or self.pad_x < 0 or self.retry_pad_y < 0:
+            raise ValueError(f"crop paddings must be >= 0, got pad_y {self.pad_y}, pad_x {self.pad_x}, "
+                             f"retry_pad_y {self.retry_pad_y}")
+        if not 0.0 <= self.retry_below <= 1.0:
+            raise ValueError(f"retry_below must be within 0 and 1, got {self.retry_below}")
+        if not set(self.retry_langs) <= set(recognition.LANGS):
+            raise ValueError(f"retry_langs must be among {', '.join(recognition.LANGS)}, got {list(self.retry_langs)}")
 
 
 @dataclass

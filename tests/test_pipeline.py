@@ -171,6 +171,41 @@ def test_ocr_batch_converts_a_folder_and_lists_failures(tmp_path, capsys):
     assert ocr_batch([str(src), str(src / "sub" / "o")]) == 2                # output inside input: refused
 
 
+def test_lines_cut_too_tight_are_cut_again_with_more_margin_and_read_again(ocr, monkeypatch):
+    # the detector's boxes of the form squeezed to 70 % of their height: the strips clip the tops and bottoms
+    # of the letters, read badly; cut again with crop.retry_pad_y, the lines read less surely than
+    # retry_below read better, and only those are read twice
+    from dataclasses import replace
+
+    def tight(orient):
+        def squeezed(rgb, gray=None):
+            o, quads = orient(rgb, gray)
+            out = []
+            for q in quads:
+                q = np.asarray(q, float)
+                mid = (q[[0, 1]] + q[[3, 2]]) / 2                      # the quad's midline, left to right
+                top, bottom = mid + 0.7 * (q[[0, 1]] - mid), mid + 0.7 * (q[[3, 2]] - mid)
+                out.append(np.array([top[0], top[1], bottom[1], bottom[0]]))
+            return o, out
+        return squeezed
+
+    assert ocr.config.crop.retry_langs == ("zh",)           # as shipped, English pages get no second look
+    pages, seen = {}, []
+    for pad, langs in ((0.0, ("en",)), (0.3, ("en",)), (0.3, ("zh",))):
+        cfg = replace(ocr.config, crop=replace(ocr.config.crop, retry_pad_y=pad, retry_langs=langs))
+        sys_ = pipeline.OCR(ocr.recognizer, ocr.detector, cfg, ocr.readers)
+        monkeypatch.setattr(sys_, "orient", tight(sys_.orient))
+        read = sys_._read_by_language
+        monkeypatch.setattr(sys_, "_read_by_language", lambda strips, langs, read=read: seen.append(
+            [len(s) for s in strips]) or read(strips, langs))
+        pages[pad, langs] = sys_("samples/form.jpg").text
+    # off: one reading of every line; on for en: a second of fewer lines; on for zh only: none of this page
+    assert len(seen) == 5 and seen[0] == seen[1] == seen[3] and seen[4] == [0]
+    assert 0 < seen[2][0] < seen[1][0]
+    assert pages[0.3, ("zh",)] == pages[0.0, ("en",)]
+    assert _tok_f(pages[0.3, ("en",)], _gt("form")) > _tok_f(pages[0.0, ("en",)], _gt("form")) + 0.03
+
+
 def test_lines_read_below_the_confidence_floor_are_left_off_unless_asked_for(tmp_path, capsys):
     # samples/form.jpg: its dashed fill rules and other marks are found as lines and read as garbage
     # ("wawaw", "=****owews.ew...") at confidence 0.1-0.5; its printed and typed text reads above 0.5
