@@ -165,6 +165,8 @@ class OCR:
         wide = replace(cfg, pad_y=cfg.retry_pad_y)
         redo = [[k for k, r in enumerate(reads) if r.confidence < cfg.retry_below] if lang in cfg.retry_langs else []
                 for reads, lang in zip(page_reads, langs)]
+        if not any(redo):
+            return
         again = [[crop.crop_line(p[0], p[2][k], wide) for k in ks] for p, ks in zip(prepared, redo)]
         second = self._read_by_language([[s.image for s in strips] for strips in again], langs)
         for (_, _, _, strips), reads, ks, new_strips, new_reads in zip(prepared, page_reads, redo, again, second):

@@ -11,6 +11,7 @@ from recognition import decoding, preprocess, weightfile
 from recognition.charset import Charset, UnknownCharacterError
 from recognition.crnn import CRNN, step_x, timesteps
 from recognition.predictor import Recognizer
+from synth.fonts import FONT_DIRS, _scan_zh
 
 
 # ---- charset ------------------------------------------------------------------------------------------
@@ -278,11 +279,8 @@ def test_vertical_text_is_read_turned():
     assert Recognizer.from_file(recognition.weights_path(), rotate_tall=False)([up])[0].text != "92657391"
 
 
+@pytest.mark.skipif(not _scan_zh(FONT_DIRS), reason="no Chinese fonts installed")
 def test_light_text_on_a_dark_ground_is_also_read_inverted():
-    from synth.fonts import FONT_DIRS, _scan_zh
-
-    if not _scan_zh(FONT_DIRS):
-        pytest.skip("no Chinese fonts installed")
     import recognition
     from pipeline.evaluate import edit_distance
     from synth.fonts import discover_zh
