@@ -36,6 +36,7 @@ __all__ = ["LayoutConfig", "reading_order", "group", "page_text", "layout_text",
 
 
 LONE = 1.5  # a line shorter than this many of its heights is one detector box: a character or two
+RULE_SHAPED = frozenset("一丨")  # hanzi drawn as one straight stroke: alone, a dash or a piece of a rule
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,8 @@ def assemble(shape: tuple[int, int], quads: list, quads_up: list, strips: list[L
     ``quads_up[i]`` the same line on the upright page (reading order is decided there), ``strips[i]`` its
     crop and ``reads[i]`` the recognizer's reading. Lines read as empty or with a confidence below
     ``cfg.min_confidence`` are dropped, and lone ones (less than ``LONE`` of their heights long on the
-    upright page) below ``cfg.lone_confidence`` or without a letter or digit; the rest get ids in reading
+    upright page) below ``cfg.lone_confidence`` or without a letter or digit (:data:`RULE_SHAPED` hanzi,
+    one straight stroke, count as none: alone they are dashes and rule ends); the rest get ids in reading
     order, words, rows and blocks; boxes are in the image's pixels."""
     def kept(i: int) -> bool:
         r = reads[i]
@@ -323,7 +325,8 @@ def assemble(shape: tuple[int, int], quads: list, quads_up: list, strips: list[L
             return False
         (x0, y0), (x1, y1) = np.min(quads_up[i], 0), np.max(quads_up[i], 0)
         lone = x1 - x0 < LONE * (y1 - y0) and cfg.min_confidence > 0     # min_confidence 0 keeps every line
-        return not lone or (r.confidence >= cfg.lone_confidence and any(c.isalnum() for c in r.text))
+        return not lone or (r.confidence >= cfg.lone_confidence
+                            and any(c.isalnum() and c not in RULE_SHAPED for c in r.text))
 
     keep = [i for i in range(len(reads)) if kept(i)]
     q_page = [np.asarray(quads[i], np.float64) for i in keep]

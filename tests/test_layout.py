@@ -174,3 +174,23 @@ def test_assemble_leaves_off_lines_read_below_the_confidence_floor():
     assert [ln.text for ln in everything.lines] == ["Invoice", "MAMMAAM", "Total"]
     with pytest.raises(ValueError, match="min_confidence"):
         LayoutConfig(min_confidence=1.5)
+
+
+def test_a_lone_box_needs_a_sure_letter_or_digit_and_a_lone_stroke_hanzi_is_none():
+    from types import SimpleNamespace as NS
+
+    from pipeline.layout import assemble
+
+    # four one-box lines (30 px wide, 30 px tall: under 1.5 heights) and one long line, all read surely
+    page = np.full((400, 800), 255, np.uint8)
+    quads = [np.array([[x, y], [x + w, y], [x + w, y + 30], [x, y + 30]], float)
+             for x, y, w in ((700, 20, 30), (700, 80, 30), (700, 140, 30), (700, 200, 30), (100, 260, 400))]
+    strips = [crop_line(page, q) for q in quads]
+    texts = ["8", "一", "-", "8", "第一章 一二三"]
+    confs = [0.95, 0.99, 0.99, 0.8, 0.95]
+    reads = [NS(text=t, confidence=c, char_x=[4.0 * i for i in range(len(t))], char_conf=[c] * len(t), rotation=0)
+             for t, c in zip(texts, confs)]
+    p = assemble(page.shape, quads, quads, strips, reads)
+    # a sure lone digit stays; 一 alone is a rule's end drawn like a dash (a receipt's dashed rule read so),
+    # as is "-"; an unsure lone digit goes; 一 within a line is a character like any other
+    assert [ln.text for ln in p.lines] == ["8", "第一章 一二三"]
