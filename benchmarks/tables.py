@@ -183,6 +183,20 @@ def zh_lines(subsets: tuple[str, ...] = ("document", "scene", "web")) -> str:
     return _rows(["strings, rendering (lines)", "system", "CER", "line accuracy", "ms/line"], out)
 
 
+def crop_margins() -> str:
+    """Crops cut tight or loose against crops with margins (``benchmarks/crop_margins.py``): CER per
+    language, rendering and margins, ``recognizer.pad_tight`` off and on (and PP-OCRv4 where run)."""
+    d = _load("crop_margins.json")
+    langs, out, last = {"zh": "Chinese document strings", "en": "English synthetic lines"}, [], None
+    for r in d["results"]:
+        group = f"{langs[r['lang']]}, {r['rendering']}, {r['margins']} ({r['lines']})"
+        out.append([group if group != last else "", r["system"].replace("project ", "**this project** "),
+                    f"{r['cer']:.4f}", f"{r['line_acc']:.3f}", f"{r['tight']:.2f}", f"{r['ms_per_line']:.1f}"])
+        last = group
+    return _rows(["lines, rendering, margins (lines)", "system", "CER", "line accuracy", "found tight",
+                  "ms/line"], out)
+
+
 def zh_document() -> str:
     """The README's share of :func:`zh_lines`: the document strings."""
     return zh_lines(("document",))
@@ -207,7 +221,8 @@ def lang_auto() -> str:
 
 
 RENDER = {f.__name__: f for f in (pages, ray_batch, crops, detect, recognizer_speed, detector_speed, memory, orientation, photos,
-                                  scale, zh_lines, zh_document, zh_pages, lang_auto, throughput, page_stages, int8)}
+                                  scale, zh_lines, zh_document, zh_pages, lang_auto, throughput, page_stages, int8,
+                                  crop_margins)}
 
 
 def render(text: str) -> str:

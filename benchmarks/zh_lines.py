@@ -33,17 +33,22 @@ sys.path.insert(0, str(_ROOT))
 _STRINGS = _ROOT.parent / "shared/data/zh"
 SUBSETS = ("document", "scene", "web")
 RENDERINGS = ("clean", "scan", "photo")
+# crop margins (left/right, above/below) in text heights: as this benchmark cuts its lines, cut tight to the
+# text as datasets and users often cut them, and loose (benchmarks/crop_margins.py)
+MARGINS = {"normal": ((0.1, 0.6), (0.1, 0.3)), "tight": ((0.0, 0.03), (0.0, 0.03)), "loose": ((0.8, 1.5), (0.4, 0.6))}
 
 
-def render(strings: list[str], rendering: str, seed: int = 20261204) -> list[tuple]:
-    """``(image, ground truth)`` of each string drawn in the reserved fonts (see the module docstring)."""
+def render(strings: list[str], rendering: str, seed: int = 20261204, margins: str = "normal") -> list[tuple]:
+    """``(image, ground truth)`` of each string drawn in the reserved fonts (see the module docstring), cut
+    with ``margins`` (a :data:`MARGINS` key)."""
     from synth.config import LineConfig
     from synth.fonts import discover_zh
     from synth.lines import LineGenerator
     from synth.zh import charset_chars
 
+    (mx, my) = MARGINS[margins]
     cfg = LineConfig(height=(28, 40), neighbours=0.0, rules=0.0, rotate_deg=0.5 if rendering != "clean" else 0.0,
-                     margin_x=(0.1, 0.6), margin_y=(0.1, 0.3))
+                     margin_x=mx, margin_y=my)
     chars = "".join(dict.fromkeys(charset_chars() + "".join(strings)))   # draw what is there, known or not
     gen = LineGenerator(cfg, seed=seed + RENDERINGS.index(rendering), fonts=discover_zh(reserved=True),
                         charset=chars, lang="zh")

@@ -145,7 +145,7 @@ class OCR:
         for lang in dict.fromkeys(langs):
             mine = [i for i, g in enumerate(langs) if g == lang]
             strips = [s for i in mine for s in page_strips[i]]
-            reads, k = (self.readers[lang](strips) if strips else []), 0
+            reads, k = (self.readers[lang](strips, pad_tight=False) if strips else []), 0
             for i in mine:
                 out[i], k = reads[k:k + len(page_strips[i])], k + len(page_strips[i])
         return out

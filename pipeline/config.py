@@ -28,6 +28,7 @@ class RecognizerConfig:
     max_width: int = 4096
     rotate_tall: bool = True
     read_inverted: bool = True
+    pad_tight: bool = True
     reread_dense: float = 0.3
     reread_stretch: float = 1.3
     reread_conf: float = 0.98

@@ -78,6 +78,7 @@ class Recognition:
                            # ``char_x`` runs along the reading direction of the turned crop
     stretch: float = 1.0   # how much wider than its aspect ratio the kept reading saw the crop
     inverted: bool = False # the kept reading saw the crop's gray levels inverted (light text on dark)
+    padded: bool = False   # the kept reading saw the crop with margins added (it was cut tight to its text)
 
     @property
     def chars(self) -> list[tuple[str, float, float]]:
@@ -98,7 +99,10 @@ class Recognizer:
     also reads tall crops turned 90 degrees both ways and keeps the most confident reading.
     ``read_inverted`` also reads crops of light text on a dark ground
     (:func:`recognition.preprocess.light_on_dark`) with their gray levels inverted, as the network mostly
-    saw dark ink on paper, and keeps the more confident reading.
+    saw dark ink on paper, and keeps the more confident reading. ``pad_tight`` also reads crops cut tight to
+    their text (:func:`recognition.preprocess.cut_tight`) with a margin of ground added
+    (:func:`recognition.preprocess.add_margins`), and keeps the more confident reading: for crops a user
+    cut, not for a page's strips (see :meth:`__call__`).
     A reading denser than ``reread_dense`` characters per timestep and less confident than ``reread_conf``
     is read again from the crop resized ``reread_stretch`` times wider (1 = never), and the more confident
     reading is kept.
@@ -111,7 +115,7 @@ class Recognizer:
                  precision: str = "fp32", reread_dense: float = 0.3, reread_stretch: float = 1.3,
                  reread_conf: float = 0.98, beam_above: float = 0.0, beam_below: float = 1.0,
                  beam_prune: float = 1e-4, lm=None, lm_weight: float = 0.0, lm_bonus: float = 0.0,
-                 read_inverted: bool = True):
+                 read_inverted: bool = True, pad_tight: bool = True):
         if model.num_classes != len(charset):
             raise ValueError(f"model has {model.num_classes} classes but the charset {len(charset)}")
         if beam_width < 1:
@@ -122,7 +126,7 @@ class Recognizer:
         self.model = model
         self.charset, self.beam_width = charset, int(beam_width)
         self.batch_size, self.batch_pixels, self.max_width = int(batch_size), int(batch_pixels), int(max_width)
-        self.rotate_tall, self.read_inverted = bool(rotate_tall), bool(read_inverted)
+        self.rotate_tall, self.read_inverted, self.pad_tight = bool(rotate_tall), bool(read_inverted), bool(pad_tight)
         if reread_dense < 0 or reread_stretch < 1:
             raise ValueError(f"reread_dense must be >= 0 and reread_stretch >= 1, got {reread_dense}, {reread_stretch}")
         self.reread_dense, self.reread_stretch = float(reread_dense), float(reread_stretch)
@@ -159,23 +163,31 @@ class Recognizer:
 
     def plain(self) -> "Recognizer":
         """This recognizer reading with greedy decoding only: no beam search or language model, no second
-        reading of dense crops, no turned reading of tall ones (quick evidence; the same network, shared)."""
+        reading of dense crops, no turned, inverted or padded readings (quick evidence; the same network,
+        shared)."""
         from copy import copy
 
         out = copy(self)
-        out.beam_width, out.lm, out.reread_stretch, out.rotate_tall, out.read_inverted = 1, None, 1.0, False, False
+        out.beam_width, out.lm, out.reread_stretch = 1, None, 1.0
+        out.rotate_tall = out.read_inverted = out.pad_tight = False
         return out
 
-    def __call__(self, crops: list[np.ndarray]) -> list[Recognition]:
-        views = []                                   # (crop index, rotation, inverted, gray view)
+    def __call__(self, crops: list[np.ndarray], pad_tight: bool | None = None) -> list[Recognition]:
+        """The reading of each crop. ``pad_tight`` in place of the recognizer's own setting for this call:
+        strips a page pipeline cut with margins of its own pass False (neighbouring lines' strokes reach
+        their edges, so most would look tight)."""
+        views = []                 # (crop index, rotation, inverted, columns added at the left, gray view)
         for i, c in enumerate(crops):
             g = preprocess.to_gray(c)
-            turns = [(0, g)]
+            turns = [(0, 0, g)]
+            if (self.pad_tight if pad_tight is None else pad_tight) and preprocess.cut_tight(g):
+                padded, left = preprocess.add_margins(g)
+                turns.append((0, left, padded))
             if self.rotate_tall and g.shape[0] >= 2 * g.shape[1]:
-                turns += [(90, np.rot90(g, -1)), (270, np.rot90(g, 1))]
-            views += [(i, rot, False, v) for rot, v in turns]
+                turns += [(90, 0, np.rot90(g, -1)), (270, 0, np.rot90(g, 1))]
+            views += [(i, rot, False, left, v) for rot, left, v in turns]
             if self.read_inverted and preprocess.light_on_dark(g):
-                views += [(i, rot, True, 255 - v) for rot, v in turns]
+                views += [(i, rot, True, left, 255 - v) for rot, left, v in turns]
         grays = [g for *_, g in views]
         reads = self._read(grays, 1.0)
         if self.reread_stretch > 1.0:
@@ -185,8 +197,10 @@ class Recognizer:
                 if again[0].confidence > reads[k][0].confidence:
                     reads[k] = again
         out: list[Recognition | None] = [None] * len(crops)
-        for (i, rot, inv, _), (r, _) in zip(views, reads):
-            r.rotation, r.inverted = rot, inv
+        for (i, rot, inv, left, v), (r, _) in zip(views, reads):
+            r.rotation, r.inverted, r.padded = rot, inv, left > 0
+            if left:                                          # back in the crop's own pixels, within it
+                r.char_x = [min(max(x - left, 0.0), v.shape[1] - 2.0 * left) for x in r.char_x]
             if out[i] is None or r.confidence > out[i].confidence:
                 out[i] = r
         return out  # type: ignore[return-value]

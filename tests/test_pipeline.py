@@ -206,6 +206,21 @@ def test_lines_cut_too_tight_are_cut_again_with_more_margin_and_read_again(ocr, 
     assert _tok_f(pages[0.3, ("en",)], _gt("form")) > _tok_f(pages[0.0, ("en",)], _gt("form")) + 0.03
 
 
+def test_a_pages_strips_are_not_read_padded_but_crops_given_to_recognize_are(ocr, receipt_page, monkeypatch):
+    from pipeline.images import load
+    from recognition import preprocess
+
+    # the page pipeline cuts its strips with margins of its own (neighbouring lines reach their edges): even
+    # were every strip taken for one cut tight to its text, none is read again with a margin added
+    padded, add_margins = [], preprocess.add_margins
+    monkeypatch.setattr(preprocess, "cut_tight", lambda g: True)
+    monkeypatch.setattr(preprocess, "add_margins", lambda g: padded.append(g.shape) or add_margins(g))
+    assert ocr(RECEIPT).to_dict() == receipt_page.to_dict() and padded == []
+    strips = [s.image for s in ocr.line_strips(load(RECEIPT))[3][:3]]
+    ocr.recognize(strips)                                          # a user's crops: each read padded too
+    assert padded == [preprocess.to_gray(s).shape for s in strips]
+
+
 def test_lines_read_below_the_confidence_floor_are_left_off_unless_asked_for(tmp_path, capsys):
     # samples/form.jpg: its dashed fill rules and other marks are found as lines and read as garbage
     # ("wawaw", "=****owews.ew...") at confidence 0.1-0.5; its printed and typed text reads above 0.5

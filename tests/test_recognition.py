@@ -303,6 +303,37 @@ def test_light_text_on_a_dark_ground_is_also_read_inverted():
     assert edits[0] < edits[1], ([r.text for r in r_on], [r.text for r in r_off])
 
 
+def test_crops_cut_tight_to_their_text_are_also_read_with_a_margin():
+    import recognition
+    from pipeline.evaluate import edit_distance
+    from synth.config import LineConfig
+    from synth.lines import LineGenerator
+
+    texts = ["Invoice 2024-118", "Total due: $1,234.50", "Ship to: 17 Elm Street, Springfield",
+             "Payment terms: net 30 days", "Subtotal 45.68", "Cashier: JILLIAN", "Order no. 88-2041-7",
+             "Thank you for shopping"]
+
+    def lines(margin_y):
+        cfg = LineConfig(margin_x=(0.0, 0.03), margin_y=margin_y, neighbours=0.0, rules=0.0, rotate_deg=0.0)
+        gen = LineGenerator(cfg, seed=1)
+        return [preprocess.to_gray(gen.line(i, text=t, profile=None, degrade=False).image) for i, t in enumerate(texts)]
+
+    tight, loose = lines((0.0, 0.02)), lines((0.15, 0.3))
+    assert all(preprocess.cut_tight(g) for g in tight) and not any(preprocess.cut_tight(g) for g in loose)
+    padded, left = preprocess.add_margins(tight[0])
+    h, w = tight[0].shape
+    assert padded.shape == (h + 2 * round(0.1 * h), w + 2 * left) and left == round(0.2 * h)
+    assert padded[0, 0] == padded[-1, -1] == np.median(np.concatenate([tight[0][0], tight[0][-1]] + [tight[0][:, 0], tight[0][:, -1]]))
+    rec = Recognizer.from_file(recognition.weights_path())
+    on, off = rec(tight), rec(tight, pad_tight=False)
+    assert not any(r.padded for r in off + rec(loose))         # crops with margins: read once, as given
+    for a, b, g in zip(on, off, tight):                          # the padded view read, the more confident kept
+        assert a.confidence >= b.confidence and (a.padded or a.text == b.text)
+        assert -0.5 < min(a.char_x) and max(a.char_x) < g.shape[1] + 0.5   # in the crop's own pixels
+    edits = [sum(edit_distance(t, r.text) for t, r in zip(texts, rs)) for rs in (on, off)]
+    assert edits[0] < edits[1], ([r.text for r in on], [r.text for r in off])
+
+
 def test_dense_readings_are_read_again_wider_and_the_more_confident_kept():
     torch.manual_seed(0)
     cs = Charset("abcdefghij")
