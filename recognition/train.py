@@ -80,6 +80,8 @@ class DataConfig:
     skip_unknown: bool = False              # skip real crops with characters outside the charset (else error)
     max_width: int = 800                    # widest training input, pixels at height 32
     augment: float = 0.7                    # share of samples augmented
+    reframe: float = 0.0                    # share of the augmented samples cut again first: tight to their ink
+                                            # above and below, or with ground added (:func:`reframe`)
     val_synth: int = 400                    # synthetic validation lines (fresh seed)
     val_seed: int = 9001
     val_real: int = 800                     # validation crops per real set during training (evenly spaced)
@@ -349,6 +351,28 @@ class RealPool:
         return preprocess.resize_height(c, max_width, float(np.exp(rng.uniform(-0.15, 0.15))) if aug else 1.0)
 
 
+def reframe(img: np.ndarray, rng: np.random.Generator, max_width: int) -> np.ndarray:
+    """A height-32 line cut again and resized back to height 32: half the time tight to its ink above and
+    below (within a pixel; a crop cut to the text's box, as users and datasets cut them), else with up to
+    0.35 of its height of ground added above and below and 0.8 at each end (a loose crop: smaller text).
+    The ink is the minority side of Otsu's threshold; a line where it spans less than 40 % of the height
+    (a faint or odd one) is left as it is. The recognizer reads crops cut either way:
+    benchmarks/crop_margins.py."""
+    h = img.shape[0]
+    if rng.random() < 0.5:
+        t, _ = cv2.threshold(img, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        ink = img > t if preprocess.light_on_dark(img) else img <= t
+        rows = np.flatnonzero(ink.mean(1) > 0.01)
+        if len(rows) < 2 or rows[-1] + 1 - rows[0] < 0.4 * h:
+            return img
+        y0, y1 = max(0, rows[0] - int(rng.integers(0, 2))), min(h, rows[-1] + 1 + int(rng.integers(0, 2)))
+        return preprocess.resize_height(img[y0:y1], max_width)
+    py, px = (rng.uniform(0, 0.35, 2) * h).round().astype(int), (rng.uniform(0, 0.8, 2) * h).round().astype(int)
+    ground = int(np.median(np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])))
+    out = cv2.copyMakeBorder(img, int(py[0]), int(py[1]), int(px[0]), int(px[1]), cv2.BORDER_CONSTANT, value=ground)
+    return preprocess.resize_height(out, max_width)
+
+
 def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Photometric and resolution noise on a height-32 uint8 line."""
     out = img
@@ -398,6 +422,8 @@ class Batcher:
             pool, i = self.pools[src[k]], int(idx[k])
             aug = rng.random() < cfg.data.augment
             im = pool.get(i, rng, aug, cfg.data.max_width)
+            if aug and cfg.data.reframe > 0 and rng.random() < cfg.data.reframe:    # (old legs draw as before)
+                im = reframe(im, rng, cfg.data.max_width)
             imgs.append(augment(im, rng) if aug else im)
             labels.append(self.labels[src[k]][i])
             blind.append(pool.case_blind)

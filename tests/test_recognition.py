@@ -574,6 +574,28 @@ def test_shipped_weights_are_small_and_describe_themselves():
 
 
 # ---- training -----------------------------------------------------------------------------------------
+def test_reframe_cuts_a_line_tight_to_its_ink_or_adds_ground():
+    from recognition.train import reframe
+
+    # a 32 px line: ground 230, "ink" on rows 9..22 (14 rows) across columns 20..99, 150 columns in all
+    line = np.full((32, 150), 230, np.uint8)
+    line[9:23, 20:100:3] = 20
+    faint = np.full((32, 150), 230, np.uint8)
+    faint[15:17, 20:100] = 20                      # ink on 2 rows of 32: too little to cut to
+    for seed in range(20):
+        cut = np.random.default_rng(seed).random() < 0.5                 # reframe's first draw: which way
+        out = reframe(line, np.random.default_rng(seed), 800)
+        ink_rows = np.flatnonzero((out < 128).any(1))
+        assert out.shape[0] == 32 and out.dtype == np.uint8
+        if cut:     # rows 8..23 at most (a pixel either side) stretched to 32: the ink fills the height
+            assert ink_rows[0] <= 2 and ink_rows[-1] >= 29 and 150 * 32 / 16 - 1 <= out.shape[1] <= 150 * 32 / 14 + 1
+            assert reframe(faint, np.random.default_rng(seed), 800) is faint
+        else:       # ground added (up to 0.35 of the height above and below, 0.8 at each end)
+            assert ink_rows[-1] - ink_rows[0] + 1 <= 14 and out[0, 0] == out[-1, -1] == 230
+            assert 150 * 32 / (32 + 2 * 11.2) - 1 <= out.shape[1] <= 150 + 2 * 0.8 * 32 + 1
+    assert 5 <= sum(np.random.default_rng(seed).random() < 0.5 for seed in range(20)) <= 15     # both ways seen
+
+
 def test_case_fold_scores_both_cases_and_stays_normalized():
     from recognition.train import case_fold
 
