@@ -1,7 +1,7 @@
 """Line crops cut tight to their text, or loose, against crops with the margins the recognizers learned.
 
     python benchmarks/crop_margins.py [--limit 200] [--renderings clean,photo] [--margins normal,tight,loose]
-                                      [--system project --system rapidocr] [--threads 2]
+                                      [--system project --system rapidocr] [--threads 2] [--recognizer-zh PT]
                                       [--json benchmarks/figures/crop_margins.json]
 
 ``pipeline.load(lang).recognize(crops)`` reads whatever crops a user cuts. The recognizers learned lines
@@ -21,7 +21,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--langs", default="zh,en")
     ap.add_argument("--system", action="append", choices=("project", "rapidocr"), help="default: project")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--recognizer-zh", type=Path, metavar="PT", help="the zh weight file in place of the shipped one")
     ap.add_argument("--json", type=Path, metavar="FILE")
     args = ap.parse_args(argv)
     import torch
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     readers = {}
     for lang in args.langs.split(","):
-        ocr = pipeline.load(lang=lang)
+        ocr = pipeline.load(lang=lang, recognizer_weights=args.recognizer_zh if lang == "zh" else None)
         for on in (False, True):
             rec = ocr.readers[lang]
             readers[lang, f"project pad_tight={'on' if on else 'off'}"] = \
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{lang:<4} {rendering:<9} {margins:<7} {name:<24} {row['lines']:>5} {row['cer']:>7.4f} "
                           f"{row['line_acc']:>8.4f} {tight:>6.3f} {ms:>7.1f}", flush=True)
     if args.json:
-        meta = {"threads": args.threads, "limit": args.limit}
+        meta = {"threads": args.threads, "limit": args.limit, "recognizer_zh": str(args.recognizer_zh or "shipped")}
         args.json.write_text(json.dumps({**meta, "results": rows}, indent=1, ensure_ascii=False) + "\n",
                              encoding="utf-8")
     return 0
