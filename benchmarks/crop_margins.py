@@ -18,9 +18,7 @@ A benchmark: it prints figures and asserts nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     import pipeline
     from pipeline.evaluate import SystemUnavailable, make_system
     from recognition.preprocess import cut_tight, to_gray
-    from zh_lines import MARGINS, RENDERINGS, _STRINGS, render, score
+    from zh_lines import MARGINS, RENDERINGS, _STRINGS, read_timed, render, score, write_figures
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--limit", type=int, default=200, help="lines per language, rendering and margin")
@@ -89,18 +87,15 @@ def main(argv: list[str] | None = None) -> int:
                 for (lg, name), read in readers.items():
                     if lg != lang:
                         continue
-                    t0 = time.perf_counter()
-                    reads = [t for k in range(0, len(crops), 64) for t in read(crops[k:k + 64])]
-                    ms = 1000 * (time.perf_counter() - t0) / max(1, len(crops))
+                    reads, ms = read_timed(read, crops, f"{lang}/{rendering}/{margins}/{name}")
                     row = {"lang": lang, "rendering": rendering, "margins": margins, "system": name,
                            **score(truths, reads), "tight": round(tight, 3), "ms_per_line": round(ms, 1)}
                     rows.append(row)
                     print(f"{lang:<4} {rendering:<9} {margins:<7} {name:<24} {row['lines']:>5} {row['cer']:>7.4f} "
                           f"{row['line_acc']:>8.4f} {tight:>6.3f} {ms:>7.1f}", flush=True)
     if args.json:
-        meta = {"threads": args.threads, "limit": args.limit, "recognizer_zh": str(args.recognizer_zh or "shipped")}
-        args.json.write_text(json.dumps({**meta, "results": rows}, indent=1, ensure_ascii=False) + "\n",
-                             encoding="utf-8")
+        write_figures(args.json, {"threads": args.threads, "limit": args.limit,
+                                  "recognizer_zh": str(args.recognizer_zh or "shipped")}, rows)
     return 0
 
 

@@ -75,9 +75,21 @@ def score(truths: list[str], reads: list[str]) -> dict:
     return {"lines": len(truths), "cer": round(errs / max(1, chars), 4), "line_acc": round(exact / max(1, len(truths)), 4)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def read_timed(read, crops: list, desc: str = "") -> tuple[list[str], float]:
+    """``read`` (crops -> texts) over ``crops`` in batches of 64, and its ms per crop."""
     from tqdm import tqdm
 
+    t0, reads = time.perf_counter(), []
+    for k in tqdm(range(0, len(crops), 64), desc=desc, leave=False, disable=not sys.stderr.isatty()):
+        reads += read(crops[k:k + 64])
+    return reads, 1000 * (time.perf_counter() - t0) / max(1, len(crops))
+
+
+def write_figures(path: Path, meta: dict, rows: list[dict]) -> None:
+    path.write_text(json.dumps({**meta, "results": rows}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
     from pipeline.evaluate import SystemUnavailable, make_system
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -107,21 +119,15 @@ def main(argv: list[str] | None = None) -> int:
             items = render(strings, rendering)
             truths, crops = [t for _, t in items], [im for im, _ in items]
             for name, system in systems.items():
-                t0 = time.perf_counter()
-                reads = []
-                for k in tqdm(range(0, len(crops), 64), desc=f"{subset}/{rendering}/{name}", leave=False,
-                              disable=not sys.stderr.isatty()):
-                    reads += system.crops(crops[k:k + 64])
-                ms = 1000 * (time.perf_counter() - t0) / max(1, len(crops))
+                reads, ms = read_timed(system.crops, crops, f"{subset}/{rendering}/{name}")
                 row = {"subset": subset, "rendering": rendering, "system": name, **score(truths, reads),
                        "ms_per_line": round(ms, 1)}
                 rows.append(row)
                 print(f"{subset:<9} {rendering:<9} {name:<10} {row['lines']:>6} {row['cer']:>7.4f} "
                       f"{row['line_acc']:>9.4f} {ms:>8.1f}", flush=True)
     if args.json:
-        meta = {"threads": args.threads, "limit": args.limit, "recognizer": str(args.recognizer or "shipped")}
-        args.json.write_text(json.dumps({**meta, "results": rows}, indent=1, ensure_ascii=False) + "\n",
-                             encoding="utf-8")
+        write_figures(args.json, {"threads": args.threads, "limit": args.limit,
+                                  "recognizer": str(args.recognizer or "shipped")}, rows)
     return 0
 
 
