@@ -86,7 +86,8 @@ def read_timed(read, crops: list, desc: str = "") -> tuple[list[str], float]:
 
 
 def write_figures(path: Path, meta: dict, rows: list[dict]) -> None:
-    path.write_text(json.dumps({**meta, "results": rows}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps({**meta, "results": rows}, indent=1, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

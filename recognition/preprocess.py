@@ -13,7 +13,8 @@ import numpy as np
 
 from recognition.geometry import HEIGHT
 
-__all__ = ["to_gray", "light_on_dark", "cut_tight", "add_margins", "resize_height", "batch_array", "batch", "MIN_WIDTH", "PAD"]
+__all__ = ["to_gray", "light_on_dark", "cut_tight", "add_margins", "resize_height", "batch_array", "batch",
+           "MIN_WIDTH", "PAD"]
 
 MIN_WIDTH = 8
 PAD = 32

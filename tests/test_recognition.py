@@ -323,7 +323,8 @@ def test_crops_cut_tight_to_their_text_are_also_read_with_a_margin():
     padded, left = preprocess.add_margins(tight[0])
     h, w = tight[0].shape
     assert padded.shape == (h + 2 * round(0.1 * h), w + 2 * left) and left == round(0.2 * h)
-    assert padded[0, 0] == padded[-1, -1] == np.median(np.concatenate([tight[0][0], tight[0][-1]] + [tight[0][:, 0], tight[0][:, -1]]))
+    g = tight[0]
+    assert padded[0, 0] == padded[-1, -1] == np.median(np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]]))
     rec = Recognizer.from_file(recognition.weights_path())
     on, off = rec(tight), rec(tight, pad_tight=False)
     assert not any(r.padded for r in off + rec(loose))         # crops with margins: read once, as given
