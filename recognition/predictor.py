@@ -176,18 +176,8 @@ class Recognizer:
         """The reading of each crop. ``pad_tight`` in place of the recognizer's own setting for this call:
         strips a page pipeline cut with margins of its own pass False (neighbouring lines' strokes reach
         their edges, so most would look tight)."""
-        views = []                 # (crop index, rotation, inverted, columns added at the left, gray view)
-        for i, c in enumerate(crops):
-            g = preprocess.to_gray(c)
-            turns = [(0, 0, g)]
-            if (self.pad_tight if pad_tight is None else pad_tight) and preprocess.cut_tight(g):
-                padded, left = preprocess.add_margins(g)
-                turns.append((0, left, padded))
-            if self.rotate_tall and g.shape[0] >= 2 * g.shape[1]:
-                turns += [(90, 0, np.rot90(g, -1)), (270, 0, np.rot90(g, 1))]
-            views += [(i, rot, False, left, v) for rot, left, v in turns]
-            if self.read_inverted and preprocess.light_on_dark(g):
-                views += [(i, rot, True, left, 255 - v) for rot, left, v in turns]
+        pad = self.pad_tight if pad_tight is None else pad_tight
+        views = [(i, *v) for i, c in enumerate(crops) for v in self._views(preprocess.to_gray(c), pad)]
         grays = [g for *_, g in views]
         reads = self._read(grays, 1.0)
         if self.reread_stretch > 1.0:
@@ -204,6 +194,21 @@ class Recognizer:
             if out[i] is None or r.confidence > out[i].confidence:
                 out[i] = r
         return out  # type: ignore[return-value]
+
+    def _views(self, g: np.ndarray, pad_tight: bool) -> list[tuple[int, bool, int, np.ndarray]]:
+        """``(rotation, inverted, columns added at the left, gray view)`` of every way crop ``g`` is read: as
+        given; with margins when cut tight; turned both ways when tall; each of those inverted when light on
+        dark."""
+        turns = [(0, 0, g)]
+        if pad_tight and preprocess.cut_tight(g):
+            padded, left = preprocess.add_margins(g)
+            turns.append((0, left, padded))
+        if self.rotate_tall and g.shape[0] >= 2 * g.shape[1]:
+            turns += [(90, 0, np.rot90(g, -1)), (270, 0, np.rot90(g, 1))]
+        views = [(rot, False, left, v) for rot, left, v in turns]
+        if self.read_inverted and preprocess.light_on_dark(g):
+            views += [(rot, True, left, 255 - v) for rot, left, v in turns]
+        return views
 
     def _read(self, grays: list[np.ndarray], stretch: float) -> list[tuple[Recognition, int]]:
         """(reading, timesteps) of every gray view, resized to height 32 and ``stretch`` times wider."""

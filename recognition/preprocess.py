@@ -13,8 +13,8 @@ import numpy as np
 
 from recognition.geometry import HEIGHT
 
-__all__ = ["to_gray", "light_on_dark", "cut_tight", "add_margins", "resize_height", "batch_array", "batch",
-           "MIN_WIDTH", "PAD"]
+__all__ = ["to_gray", "border", "light_on_dark", "cut_tight", "add_margins", "resize_height", "batch_array",
+           "batch", "MIN_WIDTH", "PAD"]
 
 MIN_WIDTH = 8
 PAD = 32
@@ -35,6 +35,12 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     return img
 
 
+def border(a: np.ndarray) -> np.ndarray:
+    """The outermost pixels of a 2-D array (top and bottom rows, first and last columns), flat: mostly the
+    ground around a line crop's text."""
+    return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+
+
 def light_on_dark(gray: np.ndarray) -> bool:
     """Whether a gray crop looks like light text on a dark ground: the dark side of its Otsu threshold holds
     most of its pixels (the ground outweighs the strokes) and most of its edge pixels (top and bottom rows,
@@ -42,8 +48,7 @@ def light_on_dark(gray: np.ndarray) -> bool:
     every page and training line shows, gives False, also in a cell whose dark rules frame the crop."""
     t, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     dark = gray <= t
-    edge = np.concatenate([dark[0], dark[-1], dark[:, 0], dark[:, -1]])
-    return bool(dark.mean() > 0.5 and edge.mean() > 0.5)
+    return bool(dark.mean() > 0.5 and border(dark).mean() > 0.5)
 
 
 def cut_tight(gray: np.ndarray, band: float = 0.08) -> bool:
@@ -73,8 +78,7 @@ def add_margins(gray: np.ndarray, y: float = 0.1, x: float = 0.2) -> tuple[np.nd
     gray of its outermost rows and columns (mostly ground), and the columns added at the left."""
     h = gray.shape[0]
     py, px = int(round(y * h)), int(round(x * h))
-    edge = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    return cv2.copyMakeBorder(gray, py, py, px, px, cv2.BORDER_CONSTANT, value=int(np.median(edge))), px
+    return cv2.copyMakeBorder(gray, py, py, px, px, cv2.BORDER_CONSTANT, value=int(np.median(border(gray)))), px
 
 
 def resize_height(gray: np.ndarray, max_width: int = 4096, stretch: float = 1.0) -> np.ndarray:

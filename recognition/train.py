@@ -368,7 +368,7 @@ def reframe(img: np.ndarray, rng: np.random.Generator, max_width: int) -> np.nda
         y0, y1 = max(0, rows[0] - int(rng.integers(0, 2))), min(h, rows[-1] + 1 + int(rng.integers(0, 2)))
         return preprocess.resize_height(img[y0:y1], max_width)
     py, px = (rng.uniform(0, 0.35, 2) * h).round().astype(int), (rng.uniform(0, 0.8, 2) * h).round().astype(int)
-    ground = int(np.median(np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])))
+    ground = int(np.median(preprocess.border(img)))
     out = cv2.copyMakeBorder(img, int(py[0]), int(py[1]), int(px[0]), int(px[1]), cv2.BORDER_CONSTANT, value=ground)
     return preprocess.resize_height(out, max_width)
 
